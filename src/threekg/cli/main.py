@@ -1,0 +1,73 @@
+"""`threekg` entry point.
+
+Each sub-command lives in its own module ``threekg.cli.<name>`` exposing
+
+* ``HELP: str`` - the one-line summary shown by ``threekg --help``;
+* ``add_arguments(parser: argparse.ArgumentParser) -> None``;
+* ``run(args: argparse.Namespace) -> int`` - the exit code.
+
+Modules are imported only when their command runs, so ``threekg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from threekg import __version__
+
+# Order shown in --help follows the pipeline: data -> augment -> pretrain -> evaluate -> report.
+COMMANDS: tuple[str, ...] = (
+)
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"threekg.cli.{name}")
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="threekg",
+        description=(
+            "3KG: contrastive self-supervised pretraining of 12-lead ECG encoders with "
+            "vectorcardiogram (heart-vector) augmentations. Run `threekg COMMAND --help` for details."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"threekg {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in commands:
+        module = _load(name)
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=(module.__doc__ or module.HELP).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
