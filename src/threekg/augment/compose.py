@@ -1,0 +1,137 @@
+"""Pipelines of augmentations built from data: a registry, ``Compose``, ``build_pipeline`` and presets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+import yaml
+
+from threekg.augment.base import Augmentation, Params
+from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
+from threekg.augment.spatial import ThreeKGSpatial
+from threekg.augment.temporal import RandomCrop, TimeMask
+
+AUGMENTATIONS: dict[str, type[Augmentation]] = {
+    cls.name: cls
+    for cls in (
+        ThreeKGSpatial,
+        TimeMask,
+        RandomCrop,
+        GaussianNoise,
+        AmplitudeScale,
+        BaselineWander,
+        MainsNoise,
+        LeadMask,
+    )
+}
+"""Augmentation classes by registry name (the ``name`` key of a pipeline spec)."""
+
+PIPELINES: dict[str, list[dict[str, Any]]] = {
+    # FS semantics (method.md section 2): spatial then a 50% time mask per lead.
+    "3kg": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.5}],
+    "3kg-spatial": [{"name": "threekg_spatial"}],
+    "3kg-temporal": [{"name": "time_mask", "ratio": 0.5}],
+    "3kg-rotation": [{"name": "threekg_spatial", "scaling": False}, {"name": "time_mask", "ratio": 0.5}],
+    "3kg-scaling": [{"name": "threekg_spatial", "rotation": False}, {"name": "time_mask", "ratio": 0.5}],
+    "3kg-residual": [{"name": "threekg_spatial", "residual": True}, {"name": "time_mask", "ratio": 0.5}],
+    "3kg-kors": [{"name": "threekg_spatial", "matrix": "kors"}, {"name": "time_mask", "ratio": 0.5}],
+    # SimCLR baseline (method.md section 4: noise, amplitude scaling, crop, baseline wander, lead masking).
+    # The crop is the data loader's random window; add {"name": "random_crop", "length": N} for a shorter one.
+    "simclr": [
+        {"name": "amplitude_scale"},
+        {"name": "baseline_wander"},
+        {"name": "gaussian_noise"},
+        {"name": "lead_mask", "p": 0.5},
+    ],
+}
+"""Named pipeline specs; build one with ``build_pipeline(name_or_spec, fs=...)``."""
+
+
+class Compose(Augmentation):
+    """Apply augmentations in order; params are the members' params with keys prefixed ``"<i>."``."""
+
+    name = "compose"
+
+    def __init__(self, augmentations: Iterable[Augmentation]) -> None:
+        super().__init__()
+        self.augmentations = torch.nn.ModuleList(augmentations)
+        needs_12 = [a.n_leads for a in self.members if a.n_leads is not None]
+        self.n_leads = needs_12[0] if needs_12 else None
+
+    @property
+    def members(self) -> list[Augmentation]:
+        """The augmentations, in order."""
+        return [a for a in self.augmentations if isinstance(a, Augmentation)]
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:
+        raise RuntimeError(
+            "compose: parameters depend on earlier outputs; use forward(..., return_params=True)"
+        )
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, Params]:
+        """Run every member on ``x`` (B, L, T) in order, drawing from the same ``generator``."""
+        params: Params = {}
+        for i, aug in enumerate(self.members):
+            x, p = aug(x, generator=generator, return_params=True)
+            params.update({f"{i}.{k}": v for k, v in p.items()})
+        return (x, params) if return_params else x
+
+    def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        for i, aug in enumerate(self.members):
+            prefix = f"{i}."
+            x = aug.apply_params(x, {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)})
+        return x
+
+    def spec(self) -> list[dict[str, Any]]:
+        """The list-of-dicts spec that rebuilds this pipeline."""
+        return [{"name": a.name, **a.options} for a in self.members]
+
+
+def build_augmentation(entry: Mapping[str, Any], fs: float | None = None) -> Augmentation:
+    """One augmentation from ``{"name": ..., **options}``; ``fs`` (Hz) fills in ``fs`` where needed."""
+    options = dict(entry)
+    name = options.pop("name", None)
+    if name not in AUGMENTATIONS:
+        raise ValueError(
+            f"unknown augmentation {name!r} in {dict(entry)}; choose one of {sorted(AUGMENTATIONS)}"
+        )
+    cls = AUGMENTATIONS[name]
+    if getattr(cls, "needs_fs", False) and "fs" not in options:
+        if fs is None:
+            raise ValueError(f"augmentation {name!r} needs the sampling rate: pass fs=... to build_pipeline")
+        options["fs"] = fs
+    try:
+        return cls(**options)
+    except TypeError as err:
+        raise ValueError(f"augmentation {name!r}: bad options {options}: {err}") from None
+
+
+def build_pipeline(spec: str | Sequence[Mapping[str, Any]], fs: float | None = None) -> Compose:
+    """A :class:`Compose` from a preset name (see :data:`PIPELINES`), a YAML string, or a list of dicts.
+
+    Example: ``build_pipeline([{"name": "threekg_spatial", "angle": 45}, {"name": "time_mask"}])`` or
+    ``build_pipeline("- name: time_mask\\n  ratio: 0.25")``.
+    """
+    if isinstance(spec, str):
+        if spec in PIPELINES:
+            spec = PIPELINES[spec]
+        else:
+            loaded = yaml.safe_load(spec)
+            if isinstance(loaded, str) and loaded in PIPELINES:
+                loaded = PIPELINES[loaded]
+            if isinstance(loaded, Mapping) and "pipeline" in loaded:
+                loaded = loaded["pipeline"]
+            if not isinstance(loaded, list) or not all(isinstance(e, Mapping) for e in loaded):
+                raise ValueError(
+                    f"pipeline spec must be a preset name {sorted(PIPELINES)} or a YAML list of "
+                    f"{{name: ..., option: ...}} mappings, got {spec!r}"
+                )
+            spec = loaded
+    return Compose(build_augmentation(entry, fs=fs) for entry in spec)

@@ -1,0 +1,234 @@
+"""The 3KG spatial augmentation: rotate and scale the heart vector, batched on the device.
+
+For one ECG with angles (ax, ay, az) in degrees and scales (sx, sy, sz):
+
+    R = Rx(ax) Ry(ay) Rz(az)            (Z turned first; the extrinsic z-y-x Euler matrix)
+    S = diag(sx, sy, sz)
+    M12 = E D S R T P                   (12 x 12, applied as ecg' = M12 @ ecg)
+
+with P (8 x 12) selecting I, II, V1-V6, T (3 x 8) the ECG-to-VCG matrix (inverse Dower or Kors),
+D (8 x 3) the Dower matrix and E (12 x 8) re-deriving III, aVR, aVL, aVF from the new I and II.
+The residual variant changes only the dipolar part:
+
+    M12 = I12 + E D (S R - I3) T P
+
+which equals E [I8 + D (S R - I3) T] P on Einthoven-consistent input and returns any input exactly
+when R = S = I. One 12 x 12 matrix per ECG is built batched and applied with one batched matmul.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from threekg.augment.base import Augmentation, Params, uniform
+from threekg.vcg import DOWER, VcgMatrix, expand_8_to_12, select_8_from_12, to_vcg_matrix
+
+_AXIS_PAIRS = ((1, 2), (0, 2), (0, 1))  # the plane each axis rotation acts in: X -> (Y, Z), ...
+
+
+def _as_tensor(a: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a.to(device=device or a.device, dtype=dtype or a.dtype)
+    return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+
+def axis_rotations(angles_deg: torch.Tensor) -> torch.Tensor:
+    """Elementary rotations about X, Y, Z: (B, 3) degrees -> (B, 3, 3, 3) indexed [b, axis, row, col].
+
+    Right-handed: Rx = [[1, 0, 0], [0, c, -s], [0, s, c]], Ry = [[c, 0, s], [0, 1, 0], [-s, 0, c]],
+    Rz = [[c, -s, 0], [s, c, 0], [0, 0, 1]].
+    """
+    rad = torch.deg2rad(angles_deg)
+    c, s = torch.cos(rad), torch.sin(rad)
+    b = angles_deg.shape[0]
+    r = torch.zeros(b, 3, 3, 3, dtype=angles_deg.dtype, device=angles_deg.device)
+    idx = torch.arange(3, device=angles_deg.device)
+    r[:, idx, idx, idx] = 1.0
+    # Rx: rows/cols (1, 2); Ry: (2, 0) so that Ry[0, 2] = +s; Rz: (0, 1).
+    for axis, (i, j) in enumerate(((1, 2), (2, 0), (0, 1))):
+        r[:, axis, i, i] = c[:, axis]
+        r[:, axis, j, j] = c[:, axis]
+        r[:, axis, i, j] = -s[:, axis]
+        r[:, axis, j, i] = s[:, axis]
+    return r
+
+
+def rotation_matrix(angles_deg: Any, axis_order: Any = None) -> Any:
+    """Rotation matrices R = Rx(ax) Ry(ay) Rz(az) for a batch of angle triples.
+
+    Args:
+        angles_deg: (B, 3) degrees, column i about axis X, Y, Z (torch or NumPy).
+        axis_order: optional (B, 3) int permutations; row (i, j, k) gives R = R_i R_j R_k
+            (so the default order is (0, 1, 2): Z is applied to the vector first).
+
+    Returns:
+        (B, 3, 3), same kind (torch/NumPy), dtype and device as ``angles_deg``.
+    """
+    is_numpy = not isinstance(angles_deg, torch.Tensor)
+    a = _as_tensor(angles_deg)
+    if not a.is_floating_point():
+        a = a.double()
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise ValueError(f"rotation_matrix: expected angles of shape (B, 3), got {tuple(a.shape)}")
+    elementary = axis_rotations(a)
+    if axis_order is None:
+        r = elementary[:, 0] @ elementary[:, 1] @ elementary[:, 2]
+    else:
+        order = _as_tensor(axis_order, dtype=torch.int64, device=a.device)
+        if order.shape != a.shape or not bool(
+            (order.sort(dim=1).values == torch.arange(3, device=a.device)).all()
+        ):
+            raise ValueError("rotation_matrix: axis_order rows must be permutations of (0, 1, 2)")
+        rows = torch.arange(a.shape[0], device=a.device)
+        r = elementary[rows, order[:, 0]] @ elementary[rows, order[:, 1]] @ elementary[rows, order[:, 2]]
+    return r.numpy() if is_numpy else r
+
+
+@functools.lru_cache(maxsize=32)
+def _constants(matrix: str, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E D) as (12, 3) and (T P) as (3, 12) for the chosen VCG matrix, cached per dtype/device."""
+    ed = torch.as_tensor(expand_8_to_12() @ DOWER, dtype=dtype, device=device)
+    tp = torch.as_tensor(to_vcg_matrix(matrix) @ select_8_from_12(), dtype=dtype, device=device)  # type: ignore[arg-type]
+    return ed, tp
+
+
+def spatial_matrix(
+    angles_deg: torch.Tensor,
+    scales: torch.Tensor,
+    residual: bool = False,
+    matrix: VcgMatrix = "inverse_dower",
+    axis_order: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The per-ECG 12 x 12 matrices of the 3KG transform: (B, 3), (B, 3) -> (B, 12, 12).
+
+    ``E D S R T P`` (or ``I + E D (S R - I) T P`` with ``residual``), in the dtype/device of ``angles_deg``.
+    """
+    if scales.shape != angles_deg.shape:
+        raise ValueError(
+            f"spatial_matrix: angles {tuple(angles_deg.shape)} and scales {tuple(scales.shape)} differ"
+        )
+    ed, tp = _constants(matrix, angles_deg.dtype, angles_deg.device)
+    sr = scales.unsqueeze(-1) * rotation_matrix(angles_deg, axis_order)  # diag(s) @ R: scale row i by s_i
+    if residual:
+        sr = sr - torch.eye(3, dtype=sr.dtype, device=sr.device)
+    m = ed @ sr @ tp  # (12, 3) @ (B, 3, 3) @ (3, 12) -> (B, 12, 12)
+    if residual:
+        m = m + torch.eye(12, dtype=m.dtype, device=m.device)
+    return m
+
+
+def spatial_transform(
+    ecg: Any,
+    angles_deg: Any,
+    scales: Any,
+    residual: bool = False,
+    matrix: VcgMatrix = "inverse_dower",
+    axis_order: Any = None,
+) -> Any:
+    """Apply the 3KG heart-vector rotation and scaling to a batch of 12-lead ECGs.
+
+    Args:
+        ecg: (B, 12, T) in :data:`threekg.leads.LEADS` order, mV; torch tensor (any device, float
+            dtype) or NumPy array (returns NumPy).
+        angles_deg: (B, 3) degrees; column i is the angle about axis X, Y, Z; R = Rx Ry Rz.
+        scales: (B, 3); column i scales axis X, Y, Z after the rotation (map S R).
+        residual: keep the non-dipolar remainder: ecg + E D (S R - I) T P ecg.
+        matrix: ECG-to-VCG matrix, ``"inverse_dower"`` (default) or ``"kors"``.
+        axis_order: optional (B, 3) permutations of the rotation order (see :func:`rotation_matrix`).
+
+    Returns:
+        (B, 12, T), same kind, dtype and device as ``ecg``; limb leads derived from the new I and II
+        (non-residual), so Einthoven's law holds exactly.
+    """
+    is_numpy = not isinstance(ecg, torch.Tensor)
+    x = _as_tensor(ecg)
+    if not x.is_floating_point():
+        x = x.double()
+    if x.ndim != 3 or x.shape[1] != 12:
+        raise ValueError(f"spatial_transform: expected ecg of shape (B, 12, T), got {tuple(x.shape)}")
+    work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    a = _as_tensor(angles_deg, dtype=work, device=x.device)
+    s = _as_tensor(scales, dtype=work, device=x.device)
+    if a.shape != (x.shape[0], 3) or s.shape != (x.shape[0], 3):
+        raise ValueError(
+            f"spatial_transform: angles {tuple(a.shape)} and scales {tuple(s.shape)} must be ({x.shape[0]}, 3)"
+        )
+    order = None if axis_order is None else _as_tensor(axis_order, dtype=torch.int64, device=x.device)
+    m = spatial_matrix(a, s, residual=residual, matrix=matrix, axis_order=order).to(x.dtype)
+    out = torch.matmul(m, x)
+    return out.numpy() if is_numpy else out
+
+
+class ThreeKGSpatial(Augmentation):
+    """Random 3KG heart-vector rotation and scaling, one 12 x 12 matrix per ECG.
+
+    Options (defaults follow FS, fairseq-signals, method.md section 2):
+        angle: 45 - each angle uniform in [-angle, angle] degrees (FS).
+        scale: 1.5 - each scale uniform in [scale_low, scale] (FS).
+        scale_low: 1.0 - FS only scales up; set < 1 (e.g. 0.67) for the "scales below 1" variant.
+        random_axis_order: False - FS composes Rx Ry Rz; True draws a random order per ECG (open).
+        residual: False - keep the non-dipolar remainder (not in the paper; our option).
+        matrix: "inverse_dower" - or "kors" (better measured Z; not in the paper).
+        rotation / scaling: True - switch either part off for the ablations.
+    """
+
+    name = "threekg_spatial"
+    n_leads = 12
+
+    def __init__(
+        self,
+        angle: float = 45.0,
+        scale: float = 1.5,
+        scale_low: float = 1.0,
+        random_axis_order: bool = False,
+        residual: bool = False,
+        matrix: VcgMatrix = "inverse_dower",
+        rotation: bool = True,
+        scaling: bool = True,
+    ) -> None:
+        super().__init__(
+            angle=angle,
+            scale=scale,
+            scale_low=scale_low,
+            random_axis_order=random_axis_order,
+            residual=residual,
+            matrix=matrix,
+            rotation=rotation,
+            scaling=scaling,
+        )
+        if angle < 0 or not 0 < scale_low <= scale:
+            raise ValueError(
+                f"threekg_spatial: need angle >= 0 and 0 < scale_low <= scale, got {self.options}"
+            )
+        to_vcg_matrix(matrix)  # validates the name
+        self.angle, self.scale, self.scale_low = float(angle), float(scale), float(scale_low)
+        self.random_axis_order, self.residual, self.matrix = random_axis_order, residual, matrix
+        self.rotation, self.scaling = rotation, scaling
+
+    def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:
+        b, dev = x.shape[0], x.device
+        angle = self.angle if self.rotation else 0.0
+        lo, hi = (self.scale_low, self.scale) if self.scaling else (1.0, 1.0)
+        params = {
+            "angles": uniform((b, 3), -angle, angle, generator, dev),
+            "scales": uniform((b, 3), lo, hi, generator, dev),
+        }
+        if self.random_axis_order:
+            keys = uniform((b, 3), 0.0, 1.0, generator, dev)
+            params["axis_order"] = keys.argsort(dim=1)
+        return params
+
+    def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        out: torch.Tensor = spatial_transform(
+            x,
+            params["angles"],
+            params["scales"],
+            residual=self.residual,
+            matrix=self.matrix,
+            axis_order=params.get("axis_order"),
+        )
+        return out
