@@ -1,0 +1,170 @@
+"""Read and validate ``metrics.json`` written by ``threekg evaluate`` (the contract in docs/architecture.md).
+
+Validation is strict about what the report needs and tolerant of everything else: extra fields are
+kept untouched, and the optional fields (``groups``, ``paired``, ``group_auroc``, ``challenge_metric``,
+``dropped_classes``, ``n_train``, ``n_seeds``, ...) may be absent or ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.json"
+
+_TOP_REQUIRED = ("threekg_version", "data", "label_names", "encoders", "runs", "summary")
+_DATA_REQUIRED = ("path", "n_records", "fs", "label_set", "split")
+_RUN_REQUIRED = ("encoder", "fraction", "seed", "macro_auroc", "per_class_auroc", "macro_auprc")
+_SUMMARY_REQUIRED = ("encoder", "fraction", "macro_auroc_mean", "ci_low", "ci_high")
+_PAIRED_REQUIRED = ("encoder_a", "encoder_b", "fraction", "diff_mean", "ci_low", "ci_high")
+
+
+class MetricsFormatError(ValueError):
+    """A ``metrics.json`` that the report cannot use; ``str()`` is ``"<file>: <field>: <reason>"``."""
+
+    def __init__(self, path: Path, field: str, reason: str) -> None:
+        self.path = Path(path)
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{self.path}: {field}: {reason}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Checker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, field: str, reason: str) -> MetricsFormatError:
+        return MetricsFormatError(self.path, field, reason)
+
+    def mapping(self, obj: Any, field: str) -> Mapping[str, Any]:
+        if not isinstance(obj, Mapping):
+            raise self.fail(field, f"expected an object, got {type(obj).__name__}")
+        return obj
+
+    def require(self, obj: Mapping[str, Any], keys: tuple[str, ...], prefix: str) -> None:
+        for key in keys:
+            if key not in obj:
+                raise self.fail(f"{prefix}{key}", "required field is missing")
+
+    def number(self, value: Any, field: str, *, nullable: bool = False, unit: bool = False) -> None:
+        """A finite number (or null / NaN when ``nullable``); ``unit`` also asks for [0, 1]."""
+        if value is None and nullable:
+            return
+        if not _is_number(value):
+            raise self.fail(field, f"expected a number, got {value!r}")
+        if math.isnan(value):
+            if nullable:
+                return
+            raise self.fail(field, "is NaN")
+        if unit and not 0.0 <= value <= 1.0:
+            raise self.fail(field, f"{value!r} is outside [0, 1]")
+
+    def number_map(self, obj: Any, field: str) -> None:
+        for key, value in self.mapping(obj, field).items():
+            self.number(value, f"{field}.{key}", nullable=True, unit=True)
+
+    def fraction(self, value: Any, field: str) -> None:
+        self.number(value, field)
+        if not 0.0 < value <= 1.0:
+            raise self.fail(field, f"label fraction {value!r} is outside (0, 1]")
+
+
+def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
+    """Check ``doc`` (the parsed JSON of ``path``) against the contract and return it.
+
+    Raises :class:`MetricsFormatError` naming ``path``, the first offending field (e.g.
+    ``runs[3].macro_auroc``) and the reason.
+    """
+    c = _Checker(path)
+    top = c.mapping(doc, "<top level>")
+    c.require(top, _TOP_REQUIRED, "")
+    data = c.mapping(top["data"], "data")
+    c.require(data, _DATA_REQUIRED, "data.")
+    labels = top["label_names"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise c.fail("label_names", "expected a list of strings")
+    encoders = c.mapping(top["encoders"], "encoders")
+    if not encoders:
+        raise c.fail("encoders", "no encoder listed")
+    for name, info in encoders.items():
+        c.mapping(info, f"encoders.{name}")
+    if top.get("groups") is not None:
+        for group, members in c.mapping(top["groups"], "groups").items():
+            if not isinstance(members, list):
+                raise c.fail(f"groups.{group}", "expected a list of class names")
+
+    runs = top["runs"]
+    if not isinstance(runs, list) or not runs:
+        raise c.fail("runs", "expected a non-empty list")
+    for i, run in enumerate(runs):
+        p = f"runs[{i}]"
+        c.require(c.mapping(run, p), _RUN_REQUIRED, f"{p}.")
+        if run["encoder"] not in encoders:
+            raise c.fail(f"{p}.encoder", f"encoder {run['encoder']!r} is not listed in `encoders`")
+        c.fraction(run["fraction"], f"{p}.fraction")
+        c.number(run["macro_auroc"], f"{p}.macro_auroc", unit=True)
+        c.number(run["macro_auprc"], f"{p}.macro_auprc", nullable=True, unit=True)
+        c.number_map(run["per_class_auroc"], f"{p}.per_class_auroc")
+        if run.get("group_auroc") is not None:
+            c.number_map(run["group_auroc"], f"{p}.group_auroc")
+        c.number(run.get("challenge_metric"), f"{p}.challenge_metric", nullable=True)
+
+    summary = top["summary"]
+    if not isinstance(summary, list) or not summary:
+        raise c.fail("summary", "expected a non-empty list")
+    for i, row in enumerate(summary):
+        p = f"summary[{i}]"
+        c.require(c.mapping(row, p), _SUMMARY_REQUIRED, f"{p}.")
+        if row["encoder"] not in encoders:
+            raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
+        c.fraction(row["fraction"], f"{p}.fraction")
+        for key in ("macro_auroc_mean", "ci_low", "ci_high"):
+            c.number(row[key], f"{p}.{key}", unit=True)
+        if not row["ci_low"] <= row["ci_high"]:
+            raise c.fail(f"{p}.ci_low", f"ci_low {row['ci_low']} > ci_high {row['ci_high']}")
+        for key in ("per_class_auroc_mean", "group_auroc_mean"):
+            if row.get(key) is not None:
+                c.number_map(row[key], f"{p}.{key}")
+
+    if top.get("paired") is not None:
+        if not isinstance(top["paired"], list):
+            raise c.fail("paired", "expected a list")
+        for i, row in enumerate(top["paired"]):
+            p = f"paired[{i}]"
+            c.require(c.mapping(row, p), _PAIRED_REQUIRED, f"{p}.")
+            for key in ("encoder_a", "encoder_b"):
+                if row[key] not in encoders:
+                    raise c.fail(f"{p}.{key}", f"encoder {row[key]!r} is not listed in `encoders`")
+            c.fraction(row["fraction"], f"{p}.fraction")
+            for key in ("diff_mean", "ci_low", "ci_high"):
+                c.number(row[key], f"{p}.{key}")
+    return dict(top)
+
+
+def metrics_path(path: Path) -> Path:
+    """``path`` itself when it is a file, else ``path / metrics.json``."""
+    path = Path(path)
+    return path if path.is_file() else path / METRICS_FILE
+
+
+def load_metrics(path: Path | str) -> dict[str, Any]:
+    """Load and validate ``DIR/metrics.json`` (``path`` may be the folder or the file itself).
+
+    Returns the parsed document (a dict following docs/architecture.md, extra fields kept).
+    Raises :class:`MetricsFormatError` naming the file and the missing or invalid field.
+    """
+    file = metrics_path(Path(path))
+    if not file.is_file():
+        raise MetricsFormatError(file, "<file>", "not found (run `threekg evaluate ... --out DIR` first)")
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise MetricsFormatError(file, "<file>", f"not valid JSON ({exc})") from exc
+    return validate_metrics(doc, file)
