@@ -94,15 +94,18 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
              "on the means; random and supervised are not self-supervised baselines.</p>"]
     body.append(html.figure(pngs["auroc_vs_fraction"], "macro AUROC vs label fraction",
                             "Macro AUROC against label fraction (log scale). Line: mean over seeds; band: the "
-                            "summary's 95% CI (ci_low, ci_high); dots: single seeds. Dotted line: chance."))
+                            "summary's 95% CI (ci_low, ci_high); dots: single seeds. Dotted line: chance.",
+                            figures.DPI))
     body.append(html.figure(pngs["per_class"], f"per-class AUROC at {fraction_label(smallest)}",
                             f"Per-class AUROC at the smallest label fraction ({fraction_label(smallest)}), classes "
-                            "sorted by disease group. Bars start at chance (0.5); whiskers: sample sd over seeds."))
+                            "sorted by disease group. Bars start at chance (0.5); whiskers: sample sd over seeds.",
+                            figures.DPI))
     if gains is not None:
         body.append(html.figure(gains, "subgroup gains",
                                 "Mean AUROC difference (focus − baseline) per disease group and over all classes. "
                                 "Black bar: paired-bootstrap 95% CI from metrics.json `paired` where present "
-                                "(otherwise no CI is drawn); dots: per-seed differences on identical label subsets."))
+                                "(otherwise no CI is drawn); dots: per-seed differences on identical label subsets.",
+                                figures.DPI))
     else:
         body.append("<p class='note'>No subgroup-gain figure: no focus encoder (name starting with '3kg' or "
                     "--focus) or no baseline.</p>")

@@ -99,7 +99,7 @@ def per_class_bars(data: ReportData, fraction: float) -> bytes:
     n, m = len(classes), max(len(keys), 1)
     width = 0.8 / m
     with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(max(10.0, 0.22 * n * m + 2.5), 6.0))
+        fig = Figure(figsize=(max(10.0, 0.15 * n * m + 3.0), 6.0))
         ax = fig.add_subplot()
         x = np.arange(n, dtype=float)
         for j, k in enumerate(keys):
@@ -115,7 +115,7 @@ def per_class_bars(data: ReportData, fraction: float) -> bytes:
         ax.set_xticklabels(classes, rotation=60, ha="right", rotation_mode="anchor")
         ax.set_xlim(-0.6, n - 0.4)
         all_vals = [s.mean - s.std for st in stats.values() for s in st.values()]
-        ax.set_ylim(min(0.4, min(all_vals, default=0.5) - 0.03), 1.0)
+        ax.set_ylim(min(0.48, min(all_vals, default=0.5) - 0.02), 1.0)
         ax.set_ylabel("AUROC (test set; bars start at chance, 0.5)")
         ax.set_xlabel("Class (grouped by disease group)")
         start = 0

@@ -28,14 +28,17 @@ details summary{cursor:pointer;font-weight:600;margin:8px 0}
 """
 
 
-def img(png: bytes, alt: str) -> str:
-    """An ``<img>`` whose source is the PNG itself as a base64 data URI."""
+def img(png: bytes, alt: str, dpi: float = 150.0) -> str:
+    """An ``<img>`` whose source is the PNG itself as a base64 data URI, shown at its physical size
+    (``dpi`` pixels per inch -> 96 CSS px per inch, capped at the page width) so every figure's fonts
+    appear at the same size."""
     b64 = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{b64}" alt="{escape(alt)}">'
+    width = int.from_bytes(png[16:20], "big") * 96.0 / dpi
+    return f'<img src="data:image/png;base64,{b64}" alt="{escape(alt)}" style="width:{width:.0f}px">'
 
 
-def figure(png: bytes, alt: str, caption: str) -> str:
-    return f"<figure>{img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+def figure(png: bytes, alt: str, caption: str, dpi: float = 150.0) -> str:
+    return f"<figure>{img(png, alt, dpi)}<figcaption>{caption}</figcaption></figure>"
 
 
 def table(t: Table, css_class: str = "") -> str:

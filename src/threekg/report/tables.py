@@ -126,8 +126,8 @@ def per_class_table(data: ReportData) -> Table:
                 dropped.setdefault(cls, str(reason))
     rows = []
     for group, classes in class_groups(data):
-        for cls in classes:
-            row = [Cell(group), Cell(cls)]
+        for i, cls in enumerate(classes):
+            row = [Cell(group if i == 0 else ""), Cell(cls)]
             for f in data.fractions:
                 vals = {k: stats[(k, f)][cls].mean for k in keys if cls in stats[(k, f)]}
                 top = max(vals.values()) if vals else None
