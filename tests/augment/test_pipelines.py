@@ -78,9 +78,8 @@ def test_mains_noise_is_a_50_or_60_hz_line() -> None:
     peak_hz = spectrum.argmax(dim=-1).double() * 500.0 / 1000
     torch.testing.assert_close(peak_hz, p["freq"])
     assert set(p["freq"].tolist()) <= {50.0, 60.0}
-    torch.testing.assert_close(
-        y.amax(dim=(1, 2)), p["amplitude"], atol=1e-3 * p["amplitude"].max().item(), rtol=0
-    )
+    peak = y.amax(dim=(1, 2))  # >= 10 samples per cycle: the sampled peak is within cos(pi/10) of a
+    assert torch.all(peak <= p["amplitude"] + 1e-12) and torch.all(peak >= 0.95 * p["amplitude"])
     assert torch.all(y == y[:, :1])  # same on all leads
 
 
