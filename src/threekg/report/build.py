@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from html import escape
 from pathlib import Path
 
@@ -10,7 +11,18 @@ from threekg import __version__
 from threekg.report import figures, html
 from threekg.report.model import ReportData, merge
 from threekg.report.schema import load_metrics, metrics_path
-from threekg.report.tables import fraction_label, headline_table, per_class_table, runs_table, secondary_table, to_markdown
+from threekg.report.tables import (
+    MISSING,
+    Cell,
+    Table,
+    fraction_label,
+    headline_table,
+    paired_table,
+    per_class_table,
+    runs_table,
+    secondary_table,
+    to_markdown,
+)
 
 FIGURE_FILES = {"auroc_vs_fraction": "auroc_vs_fraction.png", "per_class": "per_class_auroc.png",
                 "subgroup_gains": "subgroup_gains.png"}
@@ -42,8 +54,13 @@ def _sources_section(data: ReportData) -> list[str]:
         body.append("<table>" + "".join(f"<tr><th>{escape(k)}</th><td style='text-align:left;white-space:normal'>"
                                          f"{escape(v)}</td></tr>" for k, v in rows) + "</table>")
         if d.get("groups"):
-            body.append("<p><b>Disease groups</b></p>" + html.pre_json(d["groups"]))
-        body.append("<p><b>Encoders</b></p>" + html.pre_json(d["encoders"]))
+            body.append("<p><b>Disease groups</b></p>" + html.table(Table(
+                ["Group", "Classes"], [[Cell(g), Cell(", ".join(m))] for g, m in d["groups"].items()])))
+        body.append("<p><b>Encoders</b></p>" + html.table(Table(
+            ["Encoder", "Source", "Configuration"],
+            [[Cell(name), Cell(str(info.get("source", MISSING))),
+              Cell(json.dumps({k: v for k, v in info.items() if k != "source"}, sort_keys=True, default=str))]
+             for name, info in d["encoders"].items()]), "config"))
         extra = {k: v for k, v in d.items()
                  if k not in {"threekg_version", "data", "label_names", "groups", "encoders", "runs", "summary",
                               "paired"}}
@@ -109,6 +126,8 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
     else:
         body.append("<p class='note'>No subgroup-gain figure: no focus encoder (name starting with '3kg' or "
                     "--focus) or no baseline.</p>")
+    if data.paired:
+        body += ["<h2>Paired comparisons (from the evaluation)</h2>", html.table(paired_table(data))]
     body += ["<h2>Other metrics</h2>", html.table(secondary_table(data)),
              "<h2>Per-class AUROC (mean over seeds)</h2>", html.table(per_class_table(data), "perclass")]
     body += ["<details><summary>Every run</summary>", html.table(runs_table(data)), "</details>"]

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from threekg.report.model import ReportData, class_groups
+from threekg.report.model import ReportData, class_groups, finite
 from threekg.report.stats import MACRO_LABEL, group_gains, per_class_stats
 from threekg.report.tables import fraction_label
 
@@ -23,7 +25,7 @@ _FOCUS = ["#d62728", "#ff7f0e", "#8c564b", "#e377c2"]
 _OTHER = ["#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#bcbd22", "#aec7e8", "#98df8a", "#c5b0d5"]
 _FIXED = {"random": "#8c8c8c", "supervised": "#222222"}
 DPI = 150
-_STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 11,
+_STYLE: dict[Any, Any] = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 11,
           "xtick.labelsize": 11, "ytick.labelsize": 11, "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -64,7 +66,9 @@ def auroc_vs_fraction(data: ReportData) -> bytes:
             c = colours[e.key]
             lw = 2.8 if e.role == "focus" else 1.8
             ax.plot(fr, mean, "-o", color=c, lw=lw, ms=6, label=e.key, zorder=3)
-            ax.fill_between(fr, [r["ci_low"] for r in s], [r["ci_high"] for r in s], color=c, alpha=0.15,
+            ci_lo = [r["ci_low"] if finite(r["ci_low"]) else np.nan for r in s]
+            ci_hi = [r["ci_high"] if finite(r["ci_high"]) else np.nan for r in s]
+            ax.fill_between(fr, ci_lo, ci_hi, color=c, alpha=0.15,
                             lw=0, zorder=1)
             for f in fr:
                 seeds = [r["macro_auroc"] for r in data.runs.get((e.key, f), [])]
@@ -173,7 +177,7 @@ def subgroup_gains(data: ReportData) -> bytes | None:
                 ax.set_title(f"{fe.key} — {fraction_label(f)} labels", fontsize=12)
                 if r == nr - 1:
                     ax.set_xlabel("ΔAUROC (focus − baseline)")
-        handles = [Patch(color=colours[b.key], label=f"vs {b.key}") for b in bases]
+        handles: list[Artist] = [Patch(color=colours[b.key], label=f"vs {b.key}") for b in bases]
         handles += [Line2D([], [], color="black", lw=1.3, label="paired-bootstrap 95% CI"),
                     Line2D([], [], ls="", marker="o", ms=4, color="black", alpha=0.55, label="single seeds")]
         fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5),

@@ -125,9 +125,11 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
         if row["encoder"] not in encoders:
             raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
         c.fraction(row["fraction"], f"{p}.fraction")
-        for key in ("macro_auroc_mean", "ci_low", "ci_high"):
-            c.number(row[key], f"{p}.{key}", unit=True)
-        if not row["ci_low"] <= row["ci_high"]:
+        c.number(row["macro_auroc_mean"], f"{p}.macro_auroc_mean", unit=True)
+        for key in ("ci_low", "ci_high"):  # NaN/null: the evaluation could not bootstrap (shown as n/a)
+            c.number(row[key], f"{p}.{key}", nullable=True, unit=True)
+        lo, hi = row["ci_low"], row["ci_high"]
+        if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)) and lo > hi:
             raise c.fail(f"{p}.ci_low", f"ci_low {row['ci_low']} > ci_high {row['ci_high']}")
         for key in ("per_class_auroc_mean", "group_auroc_mean"):
             if row.get(key) is not None:
@@ -143,8 +145,9 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
                 if row[key] not in encoders:
                     raise c.fail(f"{p}.{key}", f"encoder {row[key]!r} is not listed in `encoders`")
             c.fraction(row["fraction"], f"{p}.fraction")
-            for key in ("diff_mean", "ci_low", "ci_high"):
-                c.number(row[key], f"{p}.{key}")
+            c.number(row["diff_mean"], f"{p}.diff_mean")
+            for key in ("ci_low", "ci_high"):
+                c.number(row[key], f"{p}.{key}", nullable=True)
     return dict(top)
 
 

@@ -58,7 +58,7 @@ def per_class_stats(data: ReportData, key: str, fraction: float) -> dict[str, Cl
         values = [float(r["per_class_auroc"][cls]) for r in runs if finite(r["per_class_auroc"].get(cls))]
         mean = summary_means.get(cls)
         if finite(mean):
-            out[cls] = ClassStat(float(mean), _std(values), len(values))
+            out[cls] = ClassStat(float(mean), _std(values), len(values))  # type: ignore[arg-type]
         elif values:
             out[cls] = ClassStat(float(np.mean(values)), _std(values), len(values))
     return out

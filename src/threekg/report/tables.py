@@ -34,9 +34,12 @@ def fraction_label(fraction: float) -> str:
     return f"{100 * fraction:.6g}%"
 
 
-def format_ci(mean: float, lo: float, hi: float) -> str:
-    """The paper's cell: mean to 3 decimals, 95% CI bounds to 2, e.g. ``0.826 [0.81, 0.84]``."""
-    return f"{mean:.3f} [{lo:.2f}, {hi:.2f}]"
+def format_ci(mean: float, lo: float | None, hi: float | None, ci_decimals: int = 2) -> str:
+    """The paper's cell: mean to 3 decimals, 95% CI bounds to 2, e.g. ``0.826 [0.81, 0.84]``;
+    ``0.826 [CI n/a]`` when the evaluation wrote no finite interval."""
+    if not (finite(lo) and finite(hi)):
+        return f"{mean:.3f} [CI n/a]"
+    return f"{mean:.3f} [{lo:.{ci_decimals}f}, {hi:.{ci_decimals}f}]"
 
 
 def format_gain(pct: float) -> str:
@@ -150,9 +153,7 @@ def runs_table(data: ReportData) -> Table:
     for e in data.encoders:
         for f in data.fractions:
             for r in data.runs.get((e.key, f), []):
-                auroc = f"{r['macro_auroc']:.3f}"
-                if finite(r.get("ci_low")) and finite(r.get("ci_high")):
-                    auroc = format_ci(r["macro_auroc"], r["ci_low"], r["ci_high"])
+                auroc = format_ci(r["macro_auroc"], r.get("ci_low"), r.get("ci_high"), ci_decimals=3)
                 auprc = f"{r['macro_auprc']:.3f}" if finite(r.get("macro_auprc")) else MISSING
                 drop = ", ".join(r.get("dropped_classes") or {}) or MISSING
                 rows.append([Cell(e.key), Cell(fraction_label(f)), Cell(str(r["seed"])),
@@ -171,3 +172,18 @@ def to_markdown(table: Table) -> str:
         lines.append("| " + " | ".join(f"**{esc(c.text)}**" if c.bold else esc(c.text) for c in row) + " |")
     lines += [f"\n{n}" for n in table.notes]
     return "\n".join(lines) + "\n"
+
+
+def paired_table(data: ReportData) -> Table:
+    """The evaluation's paired comparisons: difference of macro AUROC (a - b) with its paired-bootstrap
+    95% CI, and the one-sided bootstrap p-value ``p_le_0`` when the file has it."""
+    header = ["Encoder a", "Encoder b", "Fraction", "Δ macro AUROC (a − b) [95% CI]", "p(Δ ≤ 0)"]
+    rows = []
+    for row in data.paired:
+        p = row.get("p_le_0")
+        diff = row["diff_mean"]
+        ci = (f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+              if finite(row.get("ci_low")) and finite(row.get("ci_high")) else "[CI n/a]")
+        rows.append([Cell(row["a"]), Cell(row["b"]), Cell(fraction_label(row["fraction"])),
+                     Cell(f"{diff:+.3f} {ci}"), Cell(f"{p:.3f}" if finite(p) else MISSING)])
+    return Table(header, rows)
