@@ -1,0 +1,183 @@
+"""Contrastive pretraining methods: how to make the views of a batch and which rows are positives.
+
+A method turns a loaded batch (see :class:`threekg.train.data.CropDataset`) into
+``views (n_views x B, 12, view_samples)`` and ``indexes (n_views x B,)`` int64 for the
+multi-positive NT-Xent loss (rows with the same index are positives). It runs on the batch's
+device, drawing every random number from the ``torch.Generator`` it is given.
+
+Built-in methods (``METHODS``):
+
+* ``3kg`` and the ablations ``3kg-spatial``, ``3kg-temporal``, ``3kg-rotation``, ``3kg-scaling``,
+  ``3kg-residual``, ``3kg-kors``: two views of ``threekg.augment.PIPELINES[name]``; positives are
+  the two views of one recording, or (``patient_positives=True``, as in fairseq-signals) every
+  view of the same patient.
+* ``simclr``: two views of ``PIPELINES["simclr"]`` (noise, amplitude scale, baseline wander,
+  lead mask; the crop is the loader's random window).
+* ``cmsc`` (CLOCS): the loader reads a crop of twice the view length; the views are its two
+  adjacent non-overlapping halves (``segment_pair``, random split point), no augmentation.
+* ``pclr``: the loader pairs each recording with a random *other* recording of the same patient;
+  positives are every recording of the same patient in the batch, no augmentation. A recording
+  whose patient has no other recording is paired with an independent random crop of itself
+  (a time-shift positive; identical views when the crop covers the whole recording); when that
+  holds for every patient, PCLR degenerates into that and a warning says so.
+
+Add a method with ``@register_method("name")`` on a factory ``(fs, **options) -> Method``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+Batch = dict[str, Tensor]
+
+
+class Method:
+    """Base class. ``crop_factor``: the loader crops ``crop_factor x view_samples`` samples;
+    ``paired``: the loader also returns ``x2``, another recording of the same patient."""
+
+    name: str = "method"
+    crop_factor: int = 1
+    paired: bool = False
+
+    def modules(self) -> list[nn.Module]:
+        """Modules holding buffers that must follow the batch to its device."""
+        return []
+
+    def to(self, device: torch.device) -> Method:
+        """Move the method's modules (augmentation matrices) to ``device``."""
+        for m in self.modules():
+            m.to(device)
+        return self
+
+    def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """``batch["x"]`` (B, 12, crop) mV -> views (V*B, 12, T) and indexes (V*B,) int64."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for logs and the encoder metadata."""
+        return self.name
+
+
+class AugmentationMethod(Method):
+    """``n_views`` independent draws of an augmentation pipeline per recording.
+
+    Args:
+        name: the method name (also the default pipeline preset name).
+        fs: sampling rate in Hz (some augmentations need it).
+        pipeline: a ``threekg.augment.PIPELINES`` name or a list-of-dicts spec; default ``name``.
+        patient_positives: views of recordings of the same patient are positives too.
+        n_views: views per recording (2 as in the paper).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fs: float,
+        pipeline: str | list[dict[str, Any]] | None = None,
+        patient_positives: bool = False,
+        n_views: int = 2,
+    ) -> None:
+        from threekg.augment import build_pipeline
+
+        if n_views < 2:
+            raise ValueError(f"method {name!r}: n_views must be >= 2, got {n_views}")
+        self.name = name
+        self.pipeline_spec = name if pipeline is None else pipeline
+        self.pipeline = build_pipeline(self.pipeline_spec, fs=fs)
+        self.patient_positives = bool(patient_positives)
+        self.n_views = n_views
+
+    def modules(self) -> list[nn.Module]:
+        return [self.pipeline]
+
+    def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        x = batch["x"]
+        views = torch.cat([self.pipeline(x, generator=generator) for _ in range(self.n_views)])
+        ids = batch["patient"] if self.patient_positives else batch["index"]
+        return views, ids.repeat(self.n_views)
+
+    def describe(self) -> str:
+        positives = "same patient" if self.patient_positives else "same recording"
+        return f"{self.name}: {self.n_views} views of {self.pipeline.spec()}; positives: {positives}"
+
+
+class CMSCMethod(Method):
+    """CLOCS-CMSC: two adjacent non-overlapping segments of one recording are positives."""
+
+    name = "cmsc"
+    crop_factor = 2
+
+    def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        from threekg.augment import segment_pair
+
+        x = batch["x"]
+        length = x.shape[-1] // 2
+        first, second = segment_pair(x, length, generator)[:2]
+        return torch.cat([first, second]), batch["index"].repeat(2)
+
+    def describe(self) -> str:
+        return "cmsc: two adjacent non-overlapping segments of one recording; positives: same recording"
+
+
+class PCLRMethod(Method):
+    """PCLR: two recordings of the same patient (``x`` and the loader's ``x2``) are positives."""
+
+    name = "pclr"
+    paired = True
+
+    def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        if "x2" not in batch:
+            raise ValueError("pclr: the batch has no 'x2' (build the dataset with paired=True)")
+        return torch.cat([batch["x"], batch["x2"]]), batch["patient"].repeat(2)
+
+    def describe(self) -> str:
+        return (
+            "pclr: a recording and another recording of the same patient (an independent crop of the "
+            "same recording when the patient has only one); positives: same patient"
+        )
+
+
+MethodFactory = Callable[..., Method]
+F = TypeVar("F", bound=MethodFactory)
+METHODS: dict[str, MethodFactory] = {}
+"""Method factories ``(fs, **options) -> Method`` by name."""
+
+
+def register_method(name: str) -> Callable[[F], F]:
+    """Decorator registering ``factory(fs: float, **options) -> Method`` under ``name``."""
+
+    def decorator(factory: F) -> F:
+        if name in METHODS and METHODS[name] is not factory:
+            raise ValueError(f"method {name!r} is already registered")
+        METHODS[name] = factory
+        return factory
+
+    return decorator
+
+
+def _augmentation_factory(name: str) -> MethodFactory:
+    def factory(fs: float, **options: Any) -> Method:
+        return AugmentationMethod(name, fs, **options)
+
+    factory.__doc__ = f"Two views of PIPELINES[{name!r}]; options: pipeline, patient_positives, n_views."
+    return factory
+
+
+for _name in ("3kg", "3kg-spatial", "3kg-temporal", "3kg-rotation", "3kg-scaling", "3kg-residual", "3kg-kors", "simclr"):
+    register_method(_name)(_augmentation_factory(_name))
+register_method("cmsc")(lambda fs: CMSCMethod())
+register_method("pclr")(lambda fs: PCLRMethod())
+
+
+def build_method(name: str, fs: float, **options: Any) -> Method:
+    """A registered method; ValueError naming the method and the option when they are wrong."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; registered methods: {sorted(METHODS)}")
+    try:
+        return METHODS[name](fs, **options)
+    except TypeError as err:
+        raise ValueError(f"method {name!r}: bad options {options}: {err}") from None

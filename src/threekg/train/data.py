@@ -1,0 +1,191 @@
+"""Data loading for pretraining: read and crop the memory-mapped signals, nothing else.
+
+The order of the data is a pure function of ``(seed, batch number)``, so a run resumed at
+optimizer step ``s`` (batch ``s x accumulate``) sees exactly the batches an uninterrupted run
+would have seen, whatever the number of DataLoader workers:
+
+* :class:`StepBatchSampler` walks an endless stream of epochs; epoch ``e`` is the permutation
+  ``default_rng([seed, e])`` of the records, cut into global batches of ``batch_size x world``
+  (the incomplete tail batch of each epoch is dropped); process ``rank`` takes its slice. Each
+  item it yields is ``(record, batch_number, position_in_global_batch)``.
+* :class:`CropDataset` draws the crop start (and, for PCLR, the partner recording) from
+  ``default_rng([seed, batch_number, position])`` and returns float32 tensors.
+
+Augmentations are not applied here: they run on the device on whole batches (see
+:mod:`threekg.train.module`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+log = logging.getLogger(__name__)
+
+Item = tuple[int, int, int]
+"""``(record index, global batch number, position in the global batch)``."""
+
+
+class StepBatchSampler(Sampler[list[Item]]):
+    """Endless batches of ``batch_size`` items for process ``rank`` of ``world_size``.
+
+    Batch ``k`` (counted from 0 over the whole run) is the same for every run with the same
+    ``seed``, ``n_records``, ``batch_size`` and ``world_size``; iteration starts at
+    ``start_batch`` (the resume point). Raises ValueError when the global batch does not fit in
+    one epoch.
+    """
+
+    def __init__(
+        self, n_records: int, batch_size: int, seed: int, world_size: int = 1, rank: int = 0, start_batch: int = 0
+    ) -> None:
+        global_batch = batch_size * world_size
+        if n_records < global_batch:
+            raise ValueError(
+                f"the dataset has {n_records} records, fewer than one global batch "
+                f"({batch_size} per process x {world_size} processes = {global_batch}); "
+                "lower data.batch_size or use more data"
+            )
+        self.n_records, self.batch_size, self.seed = n_records, batch_size, seed
+        self.world_size, self.rank, self.start_batch = world_size, rank, start_batch
+        self.batches_per_epoch = n_records // global_batch
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.n_records)
+
+    def batch(self, k: int) -> list[Item]:
+        """Items of global batch ``k`` for this process."""
+        epoch, j = divmod(k, self.batches_per_epoch)
+        global_batch = self.batch_size * self.world_size
+        start = j * global_batch + self.rank * self.batch_size
+        records = self._permutation(epoch)[start : start + self.batch_size]
+        offset = self.rank * self.batch_size
+        return [(int(r), k, offset + i) for i, r in enumerate(records)]
+
+    def __iter__(self) -> Iterator[list[Item]]:
+        k = self.start_batch
+        epoch, perm = -1, np.empty(0, dtype=np.int64)
+        global_batch = self.batch_size * self.world_size
+        while True:
+            e, j = divmod(k, self.batches_per_epoch)
+            if e != epoch:
+                epoch, perm = e, self._permutation(e)
+            start = j * global_batch + self.rank * self.batch_size
+            offset = self.rank * self.batch_size
+            yield [(int(r), k, offset + i) for i, r in enumerate(perm[start : start + self.batch_size])]
+            k += 1
+
+
+def patient_codes(records: pd.DataFrame, source: str) -> np.ndarray:
+    """Integer patient code per record (N,) int64, from the ``patient_id`` column."""
+    if "patient_id" not in records.columns:
+        raise ValueError(f"{source}: records.csv has no patient_id column")
+    ids = records["patient_id"].astype(str)
+    if (ids.str.len() == 0).any() or records["patient_id"].isna().any():
+        bad = records.loc[records["patient_id"].isna() | (ids.str.len() == 0)].index[:5].tolist()
+        raise ValueError(f"{source}: empty patient_id in records.csv rows {bad}")
+    codes, _ = pd.factorize(ids, sort=False)
+    return codes.astype(np.int64)
+
+
+def partner_table(codes: np.ndarray) -> list[np.ndarray]:
+    """For each record, the indices of the *other* records of its patient (possibly empty)."""
+    order = np.argsort(codes, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    by_patient = {int(codes[g[0]]): g for g in groups if len(g)}
+    return [by_patient[int(c)][by_patient[int(c)] != i] for i, c in enumerate(codes)]
+
+
+class CropDataset(Dataset[dict[str, Any]]):
+    """Random crops of a prepared dataset, read from its memory map.
+
+    Args:
+        data_dir: a prepared dataset (``threekg.data.open_dataset``).
+        crop_samples: samples per crop (at the dataset's fs).
+        seed: the run seed (crop positions and partners come from ``(seed, batch, position)``).
+        normalize: ``"none"`` (mV as prepared) or ``"minmax"``: divide the crop by
+            ``max - min`` of the whole recording over all 12 leads (one scalar per recording,
+            so the relations between leads, hence the heart vector, are kept).
+        paired: also return ``x2``, a crop of another recording of the same patient (PCLR), or
+            an independent crop of the same recording when the patient has only one.
+
+    ``dataset[(record, batch, position)]`` returns ``{"x": (12, crop_samples) float32,
+    ["x2": (12, crop_samples) float32,] "index": int64, "patient": int64, "batch": int64}``.
+    """
+
+    def __init__(
+        self, data_dir: str | Path, crop_samples: int, seed: int, normalize: str = "none", paired: bool = False
+    ) -> None:
+        from threekg.data import open_dataset
+
+        self.data_dir = Path(data_dir)
+        ds = open_dataset(self.data_dir)
+        self.n_records, self.n_samples, self.fs = len(ds), int(ds.n_samples), float(ds.fs)
+        if crop_samples > self.n_samples:
+            raise ValueError(
+                f"{self.data_dir}: crops of {crop_samples} samples do not fit in its recordings of "
+                f"{self.n_samples} samples at {self.fs:g} Hz; lower data.crop_seconds"
+            )
+        if normalize not in ("none", "minmax"):
+            raise ValueError(f"normalize must be 'none' or 'minmax', got {normalize!r}")
+        self.crop_samples, self.seed, self.normalize, self.paired = crop_samples, seed, normalize, paired
+        self.patients = patient_codes(ds.records, str(self.data_dir))
+        self.partners = partner_table(self.patients) if paired else []
+        self._signals: np.ndarray | None = None  # opened lazily in each worker process
+
+    def __len__(self) -> int:
+        return self.n_records
+
+    @property
+    def signals(self) -> np.ndarray:
+        """The (N, 12, T) memory map, opened on first use in this process."""
+        if self._signals is None:
+            from threekg.data import open_dataset
+
+            self._signals = open_dataset(self.data_dir).signals
+        return self._signals
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_signals"] = None  # never pickle the memory map into workers / spawned processes
+        return state
+
+    def _crop(self, record: int, rng: np.random.Generator) -> torch.Tensor:
+        start = int(rng.integers(0, self.n_samples - self.crop_samples + 1))
+        crop = np.asarray(self.signals[record, :, start : start + self.crop_samples], dtype=np.float32)
+        if self.normalize == "minmax":
+            full = self.signals[record]
+            span = float(np.max(full)) - float(np.min(full))
+            if not np.isfinite(span):
+                raise ValueError(f"{self.data_dir}: record {record} has non-finite samples")
+            if span > 0:
+                crop = crop / np.float32(span)
+        return torch.from_numpy(np.ascontiguousarray(crop))
+
+    def __getitem__(self, item: Item) -> dict[str, Any]:
+        record, batch, position = item
+        rng = np.random.default_rng([self.seed, batch, position])
+        out: dict[str, Any] = {"x": self._crop(record, rng)}
+        if self.paired:
+            others = self.partners[record]
+            partner = int(others[rng.integers(0, len(others))]) if len(others) else record
+            out["x2"] = self._crop(partner, rng)
+        out["index"] = torch.tensor(record, dtype=torch.int64)
+        out["patient"] = torch.tensor(self.patients[record], dtype=torch.int64)
+        out["batch"] = torch.tensor(batch, dtype=torch.int64)
+        return out
+
+    def describe_pairs(self) -> str:
+        """How many patients have several recordings (for PCLR logs)."""
+        n_patients = len(np.unique(self.patients))
+        alone = sum(1 for p in self.partners if len(p) == 0)
+        return (
+            f"{self.n_records} recordings of {n_patients} patients; {alone} recordings are their "
+            "patient's only one"
+        )

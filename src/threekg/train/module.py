@@ -1,0 +1,114 @@
+"""The pretraining LightningModule: views on the device, encoder, projection head, NT-Xent.
+
+Randomness: the augmentations of global batch ``k`` on process ``rank`` draw from a
+``torch.Generator`` seeded with ``SeedSequence([seed, k, rank])``; weights are initialised from
+``seed``; the data order and crops depend only on ``(seed, k)`` (see
+:mod:`threekg.train.data`). Nothing else is random, so a run resumed from a checkpoint continues
+exactly as an uninterrupted one and no RNG state needs to be stored in checkpoints (which hold
+only tensors, dicts and numbers, loadable with ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+
+from threekg.ssl.losses import NTXentLoss
+from threekg.ssl.methods import Method
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+def augmentation_seed(seed: int, batch: int, rank: int) -> int:
+    """The 63-bit generator seed of global batch ``batch`` on process ``rank``."""
+    state = np.random.SeedSequence([seed, batch, rank, 0x3C6]).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+class PretrainModule(L.LightningModule):
+    """Encoder + projection head trained with the multi-positive NT-Xent loss.
+
+    Args:
+        encoder: ``(B, 12, T)`` mV -> ``(B, embed_dim)`` (from ``threekg.models.build_encoder``).
+        head: ``(B, embed_dim)`` -> ``(B, out_dim)`` (``build_head``; identity for ``kind: none``).
+        method: builds the views and the positive ``indexes`` from a batch.
+        config: the resolved run configuration (``optim``, ``loss``, ``seed``, ``debug`` are read).
+        max_steps: optimizer steps of the whole run (for the cosine schedule).
+    """
+
+    def __init__(
+        self, encoder: torch.nn.Module, head: torch.nn.Module, method: Method, config: dict[str, Any], max_steps: int
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self._method = [method]  # not a submodule: augmentation buffers stay out of the checkpoint
+        self.config = config
+        self.max_steps = max_steps
+        self.seed = int(config["seed"])
+        self.nan_at_step = config["debug"]["nan_at_step"]
+        self.loss_fn = NTXentLoss(float(config["loss"]["temperature"]), gather_distributed=False)
+
+    @property
+    def method(self) -> Method:
+        return self._method[0]
+
+    def setup(self, stage: str) -> None:
+        world = self.trainer.world_size if self._trainer is not None else 1
+        self.loss_fn.gather_distributed = world > 1
+
+    def on_fit_start(self) -> None:
+        self.method.to(self.device)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Projected embeddings (B, out_dim) of a batch (B, 12, T)."""
+        return self.head(self.encoder(x))
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        k = int(batch["batch"][0])
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(augmentation_seed(self.seed, k, self.global_rank))
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            views, indexes = self.method.make_views(batch, generator)
+        step = self.global_step + 1  # the optimizer step this batch contributes to (1-based)
+        if self.nan_at_step is not None and step == int(self.nan_at_step):
+            views = views * float("nan")
+        z = self(views.float())
+        loss = self.loss_fn(z.float(), indexes)
+        finite = bool(torch.isfinite(loss.detach()).item())
+        if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
+            raise NonFiniteLossError(
+                f"non-finite loss ({loss.item()} on rank {self.global_rank}) at step {step} (batch {k})"
+            )
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=views.shape[0])
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        optim = self.config["optim"]
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(
+            params, lr=float(optim["lr"]), betas=tuple(optim["betas"]), weight_decay=float(optim["weight_decay"])
+        )
+        warmup, total = int(optim["warmup_steps"]), max(1, self.max_steps)
+        cosine, floor = optim["schedule"] == "cosine", float(optim["min_lr_ratio"])
+
+        def factor(step: int) -> float:
+            if warmup and step < warmup:
+                return (step + 1) / warmup
+            if not cosine:
+                return 1.0
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

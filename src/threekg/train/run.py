@@ -1,0 +1,344 @@
+"""`pretrain`: one pretraining run in a run directory, from a fresh start or resumed.
+
+Run directory (docs/architecture.md)::
+
+    RUN/config.yaml              the resolved configuration (written before training starts)
+    RUN/checkpoints/last.ckpt    the latest checkpoint (every checkpoint_every_n_steps and at the end)
+    RUN/checkpoints/step-*.ckpt  the periodic checkpoints
+    RUN/logs/csv/metrics.csv     loss, lr, samples/s (CSVLogger)
+    RUN/logs/tb/                 the same for TensorBoard
+    RUN/encoder.safetensors      the trained encoder alone, with its config and the run's metadata
+    RUN/DONE                     written last, when the run completed
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from threekg.train.callbacks import Throughput
+from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
+from threekg.train.data import CropDataset, StepBatchSampler
+from threekg.train.module import NonFiniteLossError, PretrainModule
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE, DONE_FILE, ENCODER_FILE = "config.yaml", "DONE", "encoder.safetensors"
+RESUMABLE_CHANGES = ("trainer.max_steps", "trainer.epochs")
+
+
+class RunDirError(RuntimeError):
+    """The run directory is in a state that does not allow the requested action."""
+
+
+def _launch_rank_zero() -> bool:
+    """False in the extra processes that Lightning (or SLURM / torchrun) starts for DDP."""
+    return all(os.environ.get(v, "0") == "0" for v in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def find_checkpoint(run: Path) -> Path | None:
+    """``last.ckpt``, or when it is missing or unreadable the newest step checkpoint that loads."""
+    ckpt_dir = run / "checkpoints"
+    steps = sorted(ckpt_dir.glob("step-*.ckpt"), key=_step_of, reverse=True)
+    candidates = [ckpt_dir / "last.ckpt", *steps]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a checkpoint cut short by a kill: try the previous one
+            log.warning("%s: unreadable checkpoint (%s); trying an older one", path, err)
+            continue
+        return path
+    return None
+
+
+def _step_of(path: Path) -> int:
+    digits = "".join(c for c in path.stem if c.isdigit())
+    return int(digits) if digits else -1
+
+
+def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, Mapping) and v and not prefix.startswith(("method.options", "encoder.options")):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _resolve(
+    run: Path, method: str, preset: str | None, config_file: str | Path | None, overrides: Any, resume: bool
+) -> dict[str, Any]:
+    items: list[Any] = [("method.name", method)]
+    if isinstance(overrides, Mapping):
+        items += list(overrides.items())
+    elif overrides is not None:
+        items += list(overrides)
+    saved_path = run / CONFIG_FILE
+    if resume and saved_path.is_file():
+        saved = read_config(saved_path)
+        if saved["method"]["name"] != method:
+            raise ConfigError(f"{run}: was started with --method {saved['method']['name']}, not {method}")
+        config = resolve_config(preset=None, config_file=config_file, overrides=items, base=saved)
+        before, after = _flat(saved), _flat(config)
+        changed = sorted(k for k in after if before.get(k) != after[k])
+        other = [k for k in changed if k not in RESUMABLE_CHANGES]
+        if other:
+            log.warning("resuming %s with changed options %s: the continuation differs from the original run",
+                        run, {k: (before.get(k), after[k]) for k in other})
+        return config
+    return resolve_config(preset=preset, config_file=config_file, overrides=items)
+
+
+def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> str:
+    """Check the run directory; returns ``"fresh"``, ``"resume"`` or ``"done"``."""
+    if overwrite and run.exists():
+        if run.is_dir() and any(run.iterdir()) and not (run / CONFIG_FILE).is_file():
+            raise RunDirError(f"{run}: not a threekg run directory (no {CONFIG_FILE}); refusing to delete it")
+        shutil.rmtree(run) if run.is_dir() else run.unlink()
+    if run.exists() and not run.is_dir():
+        raise RunDirError(f"{run}: exists and is not a directory")
+    if (run / DONE_FILE).is_file():
+        return "resume" if resume else "done"
+    if run.is_dir() and any(run.iterdir()):
+        if not resume:
+            raise RunDirError(
+                f"{run}: holds an incomplete run; add --resume to continue it from its last checkpoint "
+                "or --overwrite to start again from scratch"
+            )
+        return "resume"
+    return "fresh"
+
+
+def _precision(config: dict[str, Any]) -> str:
+    precision = str(config["trainer"]["precision"])
+    if precision == "auto":
+        gpu = torch.cuda.is_available() and config["trainer"]["accelerator"] in ("auto", "gpu", "cuda")
+        return "16-mixed" if gpu else "32-true"
+    return "32-true" if precision == "32" else precision
+
+
+class PretrainData(L.LightningDataModule):
+    """Builds the DataLoader once the trainer knows its world size, rank and (resumed) step."""
+
+    def __init__(self, dataset: CropDataset, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.dataset, self.config = dataset, config
+
+    def train_dataloader(self) -> DataLoader:
+        data, trainer = self.config["data"], self.trainer
+        assert trainer is not None
+        start = trainer.global_step * int(self.config["trainer"]["accumulate"])
+        sampler = StepBatchSampler(
+            len(self.dataset), int(data["batch_size"]), int(self.config["seed"]),
+            trainer.world_size, trainer.global_rank, start_batch=start,
+        )
+        pin = data["pin_memory"]
+        pin = trainer.strategy.root_device.type == "cuda" if pin == "auto" else bool(pin)
+        workers = int(data["num_workers"])
+        return DataLoader(
+            self.dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin,
+            persistent_workers=workers > 0,
+        )
+
+
+class FinalCheckpoint(L.Callback):
+    """Saves ``last.ckpt`` when training ends normally (not after an exception)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.save_checkpoint(self.path, weights_only=False)
+
+
+def pretrain(
+    data_dir: str | Path,
+    method: str,
+    out: str | Path,
+    preset: str | None = "cpu-small",
+    overrides: Iterable[str | tuple[str, Any]] | Mapping[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: Sequence[L.Callback] = (),
+) -> Path:
+    """Pretrain an encoder on a prepared dataset; returns the run directory ``out``.
+
+    Args:
+        data_dir: a prepared dataset (``threekg prepare``), signals (N, 12, T) in mV.
+        method: a registered method (``threekg.ssl.methods.METHODS``).
+        out: the run directory (see the module docstring for its layout).
+        preset: a shipped preset (``cpu-small``, ``paper``), or None for the defaults alone.
+        overrides: ``"dotted.key=value"`` strings (values parsed as YAML) or ``(key, value)`` pairs.
+        config_file: a YAML file merged after the preset and before ``overrides``.
+        resume: continue the run in ``out`` from its last checkpoint (also extends a completed
+            run when ``trainer.max_steps`` is raised).
+        overwrite: delete ``out`` first.
+        callbacks: extra Lightning callbacks (benchmarks, tests).
+
+    Raises ConfigError (bad option), RunDirError (``out`` holds an incomplete run and neither
+    ``resume`` nor ``overwrite`` is given), NonFiniteLossError (NaN/inf loss: names the step and
+    the last good checkpoint; DONE is not written).
+    """
+    run, data_dir = Path(out), Path(data_dir)
+    rank_zero = _launch_rank_zero()
+    state = _prepare_run_dir(run, resume, overwrite) if rank_zero else ("resume" if resume else "fresh")
+    if state == "done":
+        log.info("%s: this run is already complete (%s exists); nothing to do", run, DONE_FILE)
+        return run
+    config = _resolve(run, method, preset, config_file, overrides, resume)
+    ckpt = find_checkpoint(run) if state == "resume" else None
+    if state == "resume" and ckpt is None:
+        log.warning("%s: no readable checkpoint; starting from step 0", run)
+
+    dataset, crop_samples = _dataset(data_dir, config)
+    trainer_cfg = config["trainer"]
+    if ckpt is not None and (run / DONE_FILE).is_file():
+        done_steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
+        if done_steps >= _max_steps(config, len(dataset), _world(trainer_cfg)):
+            log.info("%s: already complete at step %d; raise trainer.max_steps to continue", run, done_steps)
+            return run
+        if rank_zero:
+            (run / DONE_FILE).unlink()
+    if rank_zero:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        dump_config(config, run / CONFIG_FILE)
+
+    from threekg.models import build_encoder, build_head
+    from threekg.ssl.methods import build_method
+
+    L.seed_everything(int(config["seed"]), workers=False, verbose=False)
+    encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
+    head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
+    method_obj = build_method(config["method"]["name"], dataset.fs, **config["method"]["options"])
+    max_steps = _max_steps(config, len(dataset), _world(trainer_cfg))
+    module = PretrainModule(encoder, head, method_obj, config, max_steps)
+    if trainer_cfg["compile"]:
+        encoder.compile()
+    log.info("%s on %s: %s; %d steps of %d recordings x %d samples at %g Hz per process",
+             method, data_dir, method_obj.describe(), max_steps, config["data"]["batch_size"], crop_samples, dataset.fs)
+
+    trainer = _trainer(config, run, max_steps, callbacks)
+    started = time.time()
+    try:
+        trainer.fit(module, datamodule=PretrainData(dataset, config), ckpt_path=ckpt, weights_only=True)
+    except NonFiniteLossError as err:
+        good = find_checkpoint(run)
+        raise NonFiniteLossError(
+            f"{run}: {err}; training stopped, DONE not written; last good checkpoint: {good or 'none yet'}"
+        ) from None
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    if rank_zero:
+        _export(run, config, method_obj.describe(), dataset, crop_samples, time.time() - started)
+    return run
+
+
+def _world(trainer_cfg: Mapping[str, Any]) -> int:
+    devices = trainer_cfg["devices"]
+    n = (torch.cuda.device_count() or 1) if devices == "auto" else int(devices)
+    return max(1, n) * int(trainer_cfg["num_nodes"])
+
+
+def _max_steps(config: Mapping[str, Any], n_records: int, world: int) -> int:
+    t = config["trainer"]
+    if t["epochs"] is None:
+        return int(t["max_steps"])
+    batches_per_epoch = n_records // (int(config["data"]["batch_size"]) * world)
+    return max(1, math.ceil(int(t["epochs"]) * batches_per_epoch / int(t["accumulate"])))
+
+
+def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
+    from threekg.data import open_dataset
+    from threekg.ssl.methods import METHODS, build_method
+
+    ds = open_dataset(data_dir)
+    expected = config["data"]["fs"]
+    if expected is not None and abs(float(expected) - float(ds.fs)) > 1e-6:
+        raise ConfigError(
+            f"{data_dir}: the dataset is sampled at {ds.fs:g} Hz but the configuration expects "
+            f"data.fs={expected:g} Hz; prepare the data at {expected:g} Hz (threekg prepare ... --fs {expected:g}) "
+            f"or train at {ds.fs:g} Hz with --set data.fs={ds.fs:g} (or data.fs=null)"
+        )
+    if config["method"]["name"] not in METHODS:
+        raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
+    probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
+    crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
+    dataset = CropDataset(
+        data_dir, crop_samples * probe.crop_factor, int(config["seed"]), config["data"]["normalize"], probe.paired
+    )
+    if probe.paired:
+        alone = sum(1 for p in dataset.partners if len(p) == 0)
+        if alone == len(dataset):
+            log.warning(
+                "pclr: every patient in %s has a single recording, so PCLR falls back to two independent "
+                "random %g s crops of the same recording as the positive pair (no augmentation)%s",
+                data_dir, config["data"]["crop_seconds"],
+                "; the crop covers the whole recording, so both views are IDENTICAL and the task is trivial"
+                if crop_samples >= dataset.n_samples else "",
+            )
+        elif alone:
+            log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
+    return dataset, crop_samples
+
+
+def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
+    t = config["trainer"]
+    world = _world(t)
+    checkpoint = ModelCheckpoint(
+        dirpath=run / "checkpoints", filename="step-{step}", every_n_train_steps=int(t["checkpoint_every_n_steps"]),
+        save_top_k=-1, save_last=True, save_on_train_epoch_end=False, auto_insert_metric_name=False,
+    )
+    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), Throughput(),
+                                   FinalCheckpoint(run / "checkpoints" / "last.ckpt"), *extra]
+    if t["progress_bar"]:
+        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    return L.Trainer(
+        accelerator=t["accelerator"], devices=t["devices"], num_nodes=int(t["num_nodes"]), strategy=t["strategy"],
+        precision=_precision(config),  # type: ignore[arg-type]
+        max_steps=max_steps, max_epochs=-1, accumulate_grad_batches=int(t["accumulate"]),
+        deterministic=bool(t["deterministic"]), sync_batchnorm=bool(t["sync_batchnorm"]) and world > 1,
+        use_distributed_sampler=False, log_every_n_steps=int(t["log_every_n_steps"]),
+        logger=[CSVLogger(run, name="logs", version="csv"), TensorBoardLogger(run, name="logs", version="tb")],
+        callbacks=callbacks, enable_progress_bar=bool(t["progress_bar"]), enable_model_summary=False,
+        num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=run, benchmark=False,
+    )
+
+
+def _export(run: Path, config: dict[str, Any], description: str, dataset: CropDataset, crop_samples: int,
+            seconds: float) -> None:
+    """Encoder weights from ``last.ckpt`` (loaded with weights_only) -> ``encoder.safetensors``, then DONE."""
+    from threekg.leads import LEADS
+    from threekg.models import build_encoder, save_encoder
+
+    path = run / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k[len("encoder."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("encoder.")}
+    encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
+    encoder.load_state_dict(state, strict=True)
+    metadata = {
+        "method": config["method"]["name"], "method_description": description, "config": config,
+        "input": {"fs": dataset.fs, "crop_samples": crop_samples, "normalize": config["data"]["normalize"],
+                  "leads": list(LEADS), "units": "mV"},
+        "global_step": int(checkpoint["global_step"]),
+    }
+    save_encoder(encoder, run / ENCODER_FILE, metadata=metadata)
+    done = {"global_step": int(checkpoint["global_step"]), "seconds": round(seconds, 1), "checkpoint": str(path)}
+    (run / DONE_FILE).write_text(json.dumps(done) + "\n")
+    log.info("%s: done at step %d; encoder written to %s", run, done["global_step"], run / ENCODER_FILE)
