@@ -83,6 +83,7 @@ class ServerConfig:
     drop_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent on the first GET
     corrupt: set[str] = field(default_factory=set)
     delay: dict[str, float] = field(default_factory=dict)
+    throttle: dict[str, float] = field(default_factory=dict)  # path -> seconds between 16 KB chunks
     log: list[tuple[str, str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,6 +132,12 @@ def _handler(cfg: ServerConfig) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body[: cfg.drop_after[rel]])
                 self.wfile.flush()
                 self.close_connection = True
+                return
+            if rel in cfg.throttle:
+                for i in range(0, len(body), 16_384):
+                    self.wfile.write(body[i:i + 16_384])
+                    self.wfile.flush()
+                    time.sleep(cfg.throttle[rel])
                 return
             self.wfile.write(body)
 
