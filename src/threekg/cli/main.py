@@ -22,6 +22,7 @@ from threekg import __version__
 # Order shown in --help follows the pipeline: data -> augment -> pretrain -> evaluate -> report.
 COMMANDS: tuple[str, ...] = (
     "download",
+    "prepare",
     "report",
     "experiment",
     "demo",

@@ -19,3 +19,8 @@ __all__ = [
     "read_record",
     "write_dataset",
 ]
+
+from threekg.data.labelsets import LABEL_SETS, LabelSet, get_label_set
+from threekg.data.prepare import PrepareSummary, prepare
+
+__all__ += ["LABEL_SETS", "LabelSet", "PrepareSummary", "get_label_set", "prepare"]

@@ -1,0 +1,258 @@
+"""``prepare``: stream a collection into a prepared dataset, on all cores, resumable.
+
+Candidates are listed up front (sorted). ``DIR/.partial/signals.npy`` is pre-allocated for all
+of them; chunks of candidates are processed by a worker pool and consumed in order, accepted rows
+are appended at the current end of the file and each finished chunk is journalled
+(``journal.jsonl``), so a killed run resumes after the last journalled chunk. At the end the
+``.npy`` header is rewritten with the accepted count and the file truncated, the tables are
+written, and ``manifest.json`` is written last (atomic rename). The output is byte-identical
+whatever ``workers`` is and whether the run was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from threekg.data import npyfile
+from threekg.data.dataset import (
+    MANIFEST,
+    manifest_dict,
+    normalise_records,
+    write_csv_atomic,
+    write_json_atomic,
+)
+from threekg.data.errors import RecordError
+from threekg.data.labelsets import get_label_set
+from threekg.data.pool import run_chunks
+from threekg.data.sources import Candidate, Processing, Source, open_source, process_candidate
+from threekg.leads import LEADS
+
+log = logging.getLogger(__name__)
+PARTIAL = ".partial"
+OUTPUTS = ("signals.npy", "labels.npy", "records.csv", "rejected.csv")
+
+
+@dataclass
+class PrepareSummary:
+    """What a :func:`prepare` run did; ``str()`` is the one-paragraph summary the CLI prints."""
+
+    out: Path
+    n_accepted: int
+    n_rejected: int
+    reasons: list[tuple[str, int]] = field(default_factory=list)
+    label_counts: dict[str, int] = field(default_factory=dict)
+    n_outside: int = 0
+    status: str = "written"
+
+    def __str__(self) -> str:
+        if self.status == "complete":
+            return f"{self.out} is already complete with these options ({self.n_accepted} records); nothing to do."
+        reasons = "; ".join(f"{r} ({n})" for r, n in self.reasons[:5]) or "none"
+        labels = ", ".join(f"{k} {v}" for k, v in self.label_counts.items() if v) or "none positive"
+        return (f"Prepared {self.out}: {self.n_accepted} records accepted, {self.n_rejected} rejected "
+                f"(top reasons: {reasons}). Label counts: {labels}. "
+                f"{self.n_outside} code occurrences outside the label set are kept in records.csv.")
+
+
+def reason_kind(reason: str) -> str:
+    """Group reasons for the summary: numbers -> ``#``, lead lists -> ``LEAD``."""
+    kind = re.sub(r"lead(\(s\))? [\w,]+", "lead LEAD", reason)
+    return re.sub(r"\d+(\.\d+)?", "#", kind)
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _run_chunk(args: tuple[list[Candidate], Processing]) -> tuple[np.ndarray, list[list[Any]]]:
+    """Worker: process candidates; returns accepted signals (k, 12, T) and per-candidate outcomes."""
+    cands, proc = args
+    rows: list[np.ndarray] = []
+    outcomes: list[list[Any]] = []
+    for c in cands:
+        try:
+            signal, row = process_candidate(c, proc)
+        except RecordError as exc:
+            outcomes.append([c.record, "rejected", exc.reason])
+            continue
+        except Exception as exc:  # a reader bug must not kill the run; the reason names it
+            outcomes.append([c.record, "rejected", f"unexpected error: {type(exc).__name__}: {exc}"])
+            continue
+        rows.append(signal)
+        outcomes.append([c.record, "ok", row])
+    empty = np.zeros((0, len(LEADS), proc.n_samples), dtype=proc.dtype)
+    return (np.stack(rows) if rows else empty), outcomes
+
+
+def _read_journal(path: Path, n_chunks: int) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if not path.exists():
+        return entries
+    with open(path) as fh:
+        for line in fh:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a line cut by a kill
+            if entry.get("chunk") != len(entries) or len(entries) >= n_chunks:
+                break
+            entries.append(entry)
+    return entries
+
+
+def _check_out(out: Path, options: dict[str, Any], overwrite: bool) -> str | None:
+    """'complete' if ``out`` already holds this dataset; clears it when ``overwrite``; refuses otherwise."""
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        old = json.loads(manifest.read_text())
+        if old.get("options") == options and not overwrite:
+            return "complete"
+        if not overwrite:
+            raise FileExistsError(f"{out} holds a dataset prepared with other options; pass --overwrite to replace it")
+        manifest.unlink()
+    if out.is_dir():
+        unknown = [p.name for p in out.iterdir() if p.name not in (*OUTPUTS, PARTIAL, MANIFEST)]
+        if unknown and not overwrite:
+            raise FileExistsError(f"{out} is not empty and not a threekg dataset ({unknown[0]}, ...); "
+                                  "pass --overwrite or choose another --out")
+        if overwrite:
+            shutil.rmtree(out)
+    return None
+
+
+def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float = 500.0,
+            seconds: float = 10.0, short: str = "pad", label_set: str | None = None,
+            labels: str | Path | None = None, dtype: str = "float32", workers: int | None = None,
+            overwrite: bool = False, limit: int | None = None, input_fs: float | None = None,
+            ptbxl_min_likelihood: float = 0.0, chunk_size: int = 32, progress: bool = True) -> PrepareSummary:
+    """Turn a collection into a prepared dataset at ``out`` (see ``docs/data.md`` for every option).
+
+    Returns a :class:`PrepareSummary`. Raises FileExistsError when ``out`` holds a dataset made with
+    other options (unless ``overwrite``), ValueError/FileNotFoundError for bad options or sources.
+    """
+    src, out = Path(src).resolve(), Path(out).resolve()
+    if short not in ("pad", "reject"):
+        raise ValueError("short must be 'pad' or 'reject'")
+    if dtype not in ("float32", "float16"):
+        raise ValueError("dtype must be float32 or float16")
+    if fs <= 0 or seconds <= 0:
+        raise ValueError("fs and seconds must be positive")
+    labels_path = Path(labels).resolve() if labels is not None else None
+    source = open_source(src, format, fs=fs, labels=labels_path, min_likelihood=ptbxl_min_likelihood)
+    if source.kind == "arrays" and input_fs is None:
+        input_fs = fs
+    set_name = label_set or source.default_label_set
+    options = {"src": src.as_posix(), "format": source.kind, "fs": float(fs), "seconds": float(seconds),
+               "short": short, "label_set": set_name, "labels": labels_path.as_posix() if labels_path else None,
+               "dtype": dtype, "limit": limit, "input_fs": input_fs,
+               "ptbxl_min_likelihood": ptbxl_min_likelihood if source.kind == "ptbxl" else None}
+    probe = get_label_set(set_name, statements=source.statements, csv_columns=source.csv_columns)
+    if _check_out(out, options, overwrite) == "complete":
+        m = json.loads((out / MANIFEST).read_text())
+        return PrepareSummary(out, m["n_records"], m["n_rejected"], status="complete")
+    cands = source.candidates[:limit] if limit is not None else source.candidates
+    n_samples = round(seconds * fs)
+    proc = Processing(fs=float(fs), n_samples=n_samples, short=short, dtype=dtype, needs_dx=probe.needs_dx,
+                      src=src.as_posix(), kind=source.kind, arrays_fs=float(input_fs or 0.0),
+                      arrays_key=source.arrays_key)
+    partial = out / PARTIAL
+    _run(partial, cands, proc, options, workers, chunk_size, progress)
+    return _finalize(out, source, cands, proc, options, set_name)
+
+
+def _run(partial: Path, cands: list[Candidate], proc: Processing, options: dict[str, Any],
+         workers: int | None, chunk_size: int, progress: bool) -> None:
+    state = {"options": options, "records": [c.record for c in cands], "chunk_size": chunk_size}
+    state_path, signals, journal = partial / "state.json", partial / "signals.npy", partial / "journal.jsonl"
+    if state_path.is_file() and json.loads(state_path.read_text()) != state:
+        log.warning("%s: discarding an interrupted run made with other options", partial)
+        shutil.rmtree(partial)
+    if not state_path.is_file():
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        npyfile.allocate(signals, len(cands), (len(LEADS), proc.n_samples), proc.dtype)
+        write_json_atomic(state, state_path)
+    if (partial / "FINALIZED").exists():
+        return
+    chunks = _chunks(len(cands), chunk_size)
+    done = _read_journal(journal, len(chunks))
+    if done:
+        log.info("resuming: %d of %d chunks already done", len(done), len(chunks))
+    header_len = npyfile.header_length(signals)
+    rows_after = done[-1]["rows_after"] if done else 0
+    todo = [(cands[a:b], proc) for a, b in chunks[len(done):]]
+    with open(journal, "a") as jf:
+        if done:  # drop a cut last line, if any, by rewriting the good prefix
+            jf.truncate(0)
+            jf.writelines(json.dumps(e, sort_keys=True) + "\n" for e in done)
+        for k, (arr, outcomes) in enumerate(_results(todo, workers, progress, len(cands),
+                                                     sum(b - a for a, b in chunks[:len(done)]))):
+            if len(arr):
+                npyfile.write_rows(signals, header_len, rows_after, arr)
+            rows_after += len(arr)
+            jf.write(json.dumps({"chunk": len(done) + k, "rows_after": rows_after, "outcomes": outcomes},
+                                sort_keys=True) + "\n")
+            jf.flush()
+
+
+def _results(todo: list[Any], workers: int | None, progress: bool, total: int, initial: int) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="rec", disable=not progress, desc="prepare")
+    try:
+        for result in run_chunks(_run_chunk, todo, workers):
+            bar.update(len(result[1]))
+            yield result
+    finally:
+        bar.close()
+
+
+def _finalize(out: Path, source: Source, cands: list[Candidate], proc: Processing,
+              options: dict[str, Any], set_name: str) -> PrepareSummary:
+    partial = out / PARTIAL
+    entries = _read_journal(partial / "journal.jsonl", 1 << 62)
+    rows: list[dict[str, Any]] = []
+    rejected: list[tuple[str, str]] = list(source.rejected_upfront)
+    for e in entries:
+        for record, status, payload in e["outcomes"]:
+            (rows.append(payload) if status == "ok" else rejected.append((record, payload)))
+    if len(rows) + len(rejected) - len(source.rejected_upfront) != len(cands):
+        raise RuntimeError(f"{partial}: journal is incomplete; re-run to resume")
+    codes = [r["codes"].split(";") if r["codes"] else [] for r in rows]
+    lset = get_label_set(set_name, statements=source.statements, csv_columns=source.csv_columns,
+                         codes_seen=(c for cs in codes for c in cs))
+    labels = lset.encode(codes)
+    outside = Counter(c for cs in codes for c in lset.outside(cs))
+    if not (partial / "FINALIZED").exists():
+        npyfile.shrink(partial / "signals.npy", len(rows))
+        np.save(partial / "labels.npy", labels)
+        records = normalise_records(pd.DataFrame(rows, columns=list(rows[0]) if rows else ["record"]))
+        write_csv_atomic(records, partial / "records.csv")
+        write_csv_atomic(pd.DataFrame(rejected, columns=["record", "reason"]), partial / "rejected.csv")
+        (partial / "FINALIZED").touch()
+    for name in OUTPUTS:
+        if (partial / name).exists():
+            os.replace(partial / name, out / name)
+    reasons = Counter(reason_kind(r) for _, r in rejected).most_common()
+    label_counts = {n: int(v) for n, v in zip(lset.names, labels.sum(axis=0), strict=True)}
+    manifest = manifest_dict(
+        n_records=len(rows), fs=proc.fs, n_samples=proc.n_samples, label_set=set_name, label_names=lset.names,
+        n_rejected=len(rejected), source=source.kind, options=options,
+        extra={"n_candidates": len(cands) + len(source.rejected_upfront), "label_counts": label_counts,
+               "codes_outside_label_set": dict(sorted(outside.items())),
+               "rejection_reasons": dict(reasons)})
+    write_json_atomic(manifest, out / MANIFEST)
+    shutil.rmtree(partial)
+    return PrepareSummary(out, len(rows), len(rejected), reasons, label_counts, sum(outside.values()))

@@ -1,0 +1,244 @@
+"""Collections a prepared dataset can be made from, and how each candidate record is processed.
+
+A :class:`Source` lists its candidates (sorted, deterministic) up front; workers turn chunks of
+candidates into rows (:func:`process_candidate`). Formats: ``cinc`` (CinC 2020/2021 trees),
+``ptbxl``, ``wfdb`` (any WFDB folder, labels from a CSV) and ``arrays`` (``.npy``/``.npz``).
+"""
+
+from __future__ import annotations
+
+import ast
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from threekg.data.errors import RecordError
+from threekg.data.npyfile import read_header
+from threekg.data.record import read_record, validate_signal
+from threekg.data.resample import fix_length
+
+FORMATS = ("auto", "cinc", "ptbxl", "wfdb", "arrays")
+_META_COLUMNS = ("record", "patient_id", "age", "sex", "strat_fold")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One record to try: ``ref`` is a header path (WFDB kinds) or a row index (arrays)."""
+
+    record: str
+    ref: str | int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """What every candidate goes through: resample to ``fs`` Hz, ``n_samples`` long, ``dtype``."""
+
+    fs: float
+    n_samples: int
+    short: str
+    dtype: str
+    needs_dx: bool
+    src: str
+    kind: str
+    arrays_fs: float = 0.0
+    arrays_key: str = ""
+
+
+@dataclass
+class Source:
+    kind: str
+    root: Path
+    candidates: list[Candidate]
+    default_label_set: str
+    statements: pd.DataFrame | None = None
+    csv_columns: list[str] | None = None
+    rejected_upfront: list[tuple[str, str]] = field(default_factory=list)
+    arrays_key: str = ""
+
+
+def detect_format(src: Path, labels: Path | None) -> str:
+    if src.is_file() and src.suffix.lower() in {".npy", ".npz"}:
+        return "arrays"
+    if not src.is_dir():
+        raise FileNotFoundError(f"{src}: not a folder or .npy/.npz file")
+    if (src / "ptbxl_database.csv").is_file():
+        return "ptbxl"
+    return "wfdb" if labels is not None else "cinc"
+
+
+def _headers(root: Path) -> list[Candidate]:
+    paths = sorted(root.rglob("*.hea"), key=lambda p: p.relative_to(root).as_posix())
+    return [Candidate(p.stem, p.as_posix()) for p in paths]
+
+
+def _dedupe(cands: list[Candidate], root: Path) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    seen: dict[str, Candidate] = {}
+    keep, rejected = [], []
+    for c in cands:
+        if c.record in seen:
+            other = Path(str(seen[c.record].ref)).relative_to(root).as_posix()
+            rejected.append((c.record, f"duplicate record id (also {other})"))
+        else:
+            seen[c.record] = c
+            keep.append(c)
+    return keep, rejected
+
+
+def read_labels_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A user's labels CSV: a ``record`` column, optional metadata, and one 0/1 column per label."""
+    df = pd.read_csv(path, dtype={"record": str, "patient_id": str}, keep_default_na=False)
+    columns = [c for c in df.columns if c not in _META_COLUMNS]
+    for c in columns:
+        values = pd.to_numeric(df[c], errors="coerce")
+        if not values.isin([0, 1]).all():
+            raise ValueError(f"{path}: label column {c!r} must hold only 0 and 1")
+        df[c] = values.astype(int)
+    return df, columns
+
+
+def _csv_meta(row: pd.Series, columns: list[str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"codes": [c for c in columns if row[c] == 1], "has_dx": True}
+    for c in ("patient_id", "age", "sex", "strat_fold"):
+        if c in row.index and str(row[c]) != "":
+            meta[c] = row[c]
+    return meta
+
+
+def _ptbxl(root: Path, fs: float, min_likelihood: float) -> Source:
+    db = pd.read_csv(root / "ptbxl_database.csv")
+    statements = pd.read_csv(root / "scp_statements.csv", index_col=0)
+    diagnostic = set(statements.index[statements["diagnostic"].fillna(0) == 1])
+    use_lr = (fs <= 100 and (root / "records100").is_dir()) or not (root / "records500").is_dir()
+    column = "filename_lr" if use_lr else "filename_hr"
+    cands = []
+    for row in db.to_dict("records"):
+        scp = ast.literal_eval(row["scp_codes"]) if isinstance(row["scp_codes"], str) else {}
+        codes = [str(c) for c, lik in scp.items() if c not in diagnostic or float(lik) > min_likelihood]
+        age = float(row["age"]) if pd.notna(row["age"]) else None
+        meta = {
+            "patient_id": str(int(row["patient_id"])) if pd.notna(row["patient_id"]) else "",
+            "age": 90.0 if age is not None and age >= 300 else age,  # PTB-XL codes ages > 89 as 300
+            "sex": {0: "M", 1: "F"}.get(int(row["sex"]), "") if pd.notna(row["sex"]) else "",
+            "strat_fold": int(row["strat_fold"]), "codes": codes, "has_dx": True,
+        }
+        cands.append(Candidate(str(int(row["ecg_id"])), (root / f"{row[column]}.hea").as_posix(), meta))
+    return Source("ptbxl", root, cands, "ptbxl-superclass", statements=statements)
+
+
+def _arrays(path: Path, labels: Path | None) -> Source:
+    n, _, _, key = arrays_shape(path)
+    ids = [str(i) for i in range(n)]
+    metas: list[dict[str, Any]] = [{} for _ in range(n)]
+    columns: list[str] | None = None
+    if labels is not None:
+        df, columns = read_labels_csv(labels)
+        if len(df) != n:
+            raise ValueError(f"{labels}: {len(df)} rows for {n} arrays in {path}")
+        if "record" in df.columns:
+            ids = df["record"].astype(str).tolist()
+        metas = [_csv_meta(row, columns) for _, row in df.iterrows()]
+    cands = [Candidate(ids[i], i, metas[i]) for i in range(n)]
+    return Source("arrays", path, cands, "csv" if columns is not None else "none", csv_columns=columns,
+                  arrays_key=key)
+
+
+def arrays_shape(path: Path) -> tuple[int, int, int, str]:
+    """(N, leads, T, npz key) of a ``.npy``/``.npz`` without loading it."""
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path, mmap_mode="r")
+        shape, key = arr.shape, ""
+    else:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith(".npy")]
+            key = next((n for n in ("signals.npy", "x.npy", "X.npy") if n in names), names[0] if names else "")
+            if not key:
+                raise ValueError(f"{path}: no array inside")
+            with zf.open(key) as fh:
+                _, shape, _, _ = read_header(fh)  # type: ignore[arg-type]
+    if len(shape) != 3 or shape[1] != 12:
+        raise ValueError(f"{path}: arrays must be (N, 12, T), got {shape}")
+    return int(shape[0]), 12, int(shape[2]), key
+
+
+def read_array_row(path: Path, key: str, index: int) -> np.ndarray:
+    """Row ``index`` (12, T) of a ``.npy`` (memory-mapped) or ``.npz`` member (streamed), as float64."""
+    if not key:
+        return np.asarray(np.load(path, mmap_mode="r")[index], dtype=np.float64)
+    with zipfile.ZipFile(path) as zf, zf.open(key) as fh:
+        _, shape, fortran, dtype = read_header(fh)  # type: ignore[arg-type]
+        if fortran:
+            raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
+        row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
+        fh.seek(fh.tell() + index * row_bytes)
+        return np.frombuffer(fh.read(row_bytes), dtype=dtype).reshape(shape[1:]).astype(np.float64)
+
+
+def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None, min_likelihood: float) -> Source:
+    """List the candidates of a collection (sorted by relative path / row order)."""
+    kind = detect_format(src, labels) if fmt == "auto" else fmt
+    if kind == "ptbxl":
+        return _ptbxl(src, fs, min_likelihood)
+    if kind == "arrays":
+        return _arrays(src, labels)
+    if kind not in ("cinc", "wfdb"):
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    cands, rejected = _dedupe(_headers(src), src)
+    if labels is None:
+        return Source(kind, src, cands, "cinc2020" if kind == "cinc" else "none", rejected_upfront=rejected)
+    df, columns = read_labels_csv(labels)
+    rows = {Path(r).name.removesuffix(".hea"): i for i, r in enumerate(df["record"].astype(str))}
+    keep = []
+    for c in cands:
+        if c.record in rows:
+            keep.append(Candidate(c.record, c.ref, _csv_meta(df.iloc[rows[c.record]], columns)))
+        else:
+            rejected.append((c.record, "no row in labels CSV"))
+    found = {c.record for c in cands}
+    rejected += [(r, "listed in labels CSV but no header found") for r in sorted(set(rows) - found)]
+    return Source(kind, src, keep, "csv", csv_columns=columns, rejected_upfront=rejected)
+
+
+def process_candidate(c: Candidate, p: Processing) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read, validate, resample and crop one candidate.
+
+    Returns:
+        signal (12, n_samples) in ``p.dtype`` (mV) and its ``records.csv`` row.
+
+    Raises:
+        RecordError: the one-line reason it goes to ``rejected.csv``.
+    """
+    meta = dict(c.meta)
+    if p.kind == "arrays":
+        assert isinstance(c.ref, int)
+        signal = read_array_row(Path(p.src), p.arrays_key, c.ref)
+        validate_signal(c.record, signal)
+        fs_in, source_file = p.arrays_fs, f"{Path(p.src).name}[{c.ref}]"
+    else:
+        rec = read_record(str(c.ref))
+        signal, fs_in = rec.signal, rec.fs
+        source_file = Path(str(c.ref)).relative_to(p.src).as_posix()
+        if "codes" not in meta:
+            if p.needs_dx and not rec.has_dx:
+                raise RecordError(str(c.ref), "no # Dx in header")
+            if p.needs_dx and not rec.codes:
+                raise RecordError(str(c.ref), "empty # Dx")
+            meta["codes"] = rec.codes
+        meta.setdefault("age", rec.age)
+        meta.setdefault("sex", rec.sex)
+    try:
+        out = fix_length(signal, fs_in, p.fs, p.n_samples, p.short)
+    except ValueError as exc:
+        raise RecordError(str(c.ref), str(exc)) from None
+    row: dict[str, Any] = {
+        "record": c.record, "source_file": source_file, "patient_id": str(meta.get("patient_id") or c.record),
+        "age": meta.get("age"), "sex": meta.get("sex") or "", "fs_original": float(fs_in),
+        "n_samples_original": int(signal.shape[1]), "codes": ";".join(meta.get("codes", [])),
+    }
+    if "strat_fold" in meta:
+        row["strat_fold"] = int(meta["strat_fold"])
+    return out.astype(p.dtype), row
