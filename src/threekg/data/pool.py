@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ def default_workers() -> int:
 def run_chunks(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int | None) -> Iterator[Any]:
     """Yield ``fn(task)`` for each task, in order.
 
-    ``workers=1`` runs in this process. Otherwise a ``spawn`` pool runs them with at most
+    ``workers=1`` runs in this process. Otherwise a process pool (``fork`` when torch is not loaded, else ``spawn``) runs them with at most
     ``2 * workers`` results in flight, so memory stays flat however many tasks there are.
     """
     n = default_workers() if workers is None else max(1, int(workers))
@@ -28,7 +29,9 @@ def run_chunks(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int | No
         for task in tasks:
             yield fn(task)
         return
-    ctx = mp.get_context("spawn")
+    # fork is cheap (no re-import of scipy/pandas) but unsafe once torch's thread pools exist.
+    method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
+    ctx = mp.get_context(method)
     pool = ctx.Pool(min(n, len(tasks)))
     try:
         pending: deque[Any] = deque()

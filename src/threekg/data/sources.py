@@ -68,7 +68,19 @@ def detect_format(src: Path, labels: Path | None) -> str:
         raise FileNotFoundError(f"{src}: not a folder or .npy/.npz file")
     if (src / "ptbxl_database.csv").is_file():
         return "ptbxl"
-    return "wfdb" if labels is not None else "cinc"
+    if labels is not None:
+        return "wfdb"
+    first = next(iter(sorted(src.rglob("*.hea"))), None)
+    return "cinc" if first is not None and _has_dx(first) else "wfdb"
+
+
+def _has_dx(header: Path) -> bool:
+    try:
+        text = header.read_bytes()[:65536].decode("latin-1")
+    except OSError:
+        return False
+    return any(line.lstrip("#").strip().lower().startswith("dx") for line in text.splitlines()
+               if line.startswith("#"))
 
 
 def _headers(root: Path) -> list[Candidate]:
