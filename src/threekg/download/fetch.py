@@ -115,7 +115,12 @@ class Fetcher:
         if sha is not None:
             ok = sha256_file(target) == sha
         else:
-            size = head_size(url, self.timeout, self.retries, self.backoff)
+            try:
+                size = head_size(url, self.timeout, self.retries, self.backoff)
+            except NetworkError as exc:
+                if exc.status not in (405, 501):  # HEAD not supported: fetch the file again
+                    raise
+                size = None
             ok = size is not None and size == target.stat().st_size
         if ok:
             self.state.mark_complete(rf.path, target, sha)
