@@ -110,6 +110,10 @@ class Augmentation(nn.Module):
         """Apply previously drawn ``params`` to ``x`` (B, 12, T); deterministic."""
         raise NotImplementedError
 
+    def apply_params_(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """Like :meth:`apply_params` but may overwrite ``x`` (pipelines use it on their own intermediates)."""
+        return self.apply_params(x, params)
+
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, Params]:

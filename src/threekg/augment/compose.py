@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import yaml
 
-from threekg.augment.base import Augmentation, Params
+from threekg.augment.base import Augmentation, Params, check_batch
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial
 from threekg.augment.temporal import RandomCrop, TimeMask
@@ -79,14 +79,23 @@ class Compose(Augmentation):
         """Run every member on ``x`` (B, L, T) in order, drawing from the same ``generator``."""
         params: Params = {}
         for i, aug in enumerate(self.members):
-            x, p = aug(x, generator=generator, return_params=True)
+            p = aug.sample_params(x, generator)
+            x = self._apply_one(i, aug, x, p)
             params.update({f"{i}.{k}": v for k, v in p.items()})
         return (x, params) if return_params else x
+
+    @staticmethod
+    def _apply_one(i: int, aug: Augmentation, x: torch.Tensor, p: Params) -> torch.Tensor:
+        # Every member returns a new tensor, so after the first one x is ours to overwrite.
+        check_batch(x, aug.name, aug.n_leads)
+        return aug.apply_params(x, p) if i == 0 else aug.apply_params_(x, p)
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         for i, aug in enumerate(self.members):
             prefix = f"{i}."
-            x = aug.apply_params(x, {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)})
+            x = self._apply_one(
+                i, aug, x, {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+            )
         return x
 
     def spec(self) -> list[dict[str, Any]]:

@@ -40,9 +40,12 @@ class GaussianNoise(Augmentation):
         }
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return self.apply_params_(x.clone(), params)
+
+    def apply_params_(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         g = seeded_generator(params["seed"], x.device)
         noise = torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-        return torch.addcmul(x, noise, params["sigma"].to(x.dtype).unsqueeze(-1))
+        return x.addcmul_(noise, params["sigma"].to(x.dtype).unsqueeze(-1))
 
 
 class AmplitudeScale(Augmentation):
@@ -64,6 +67,9 @@ class AmplitudeScale(Augmentation):
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return x * params["factor"].to(x.dtype).view(-1, 1, 1)
+
+    def apply_params_(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return x.mul_(params["factor"].to(x.dtype).view(-1, 1, 1))
 
 
 class BaselineWander(Augmentation):
@@ -170,3 +176,6 @@ class LeadMask(Augmentation):
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         return x * (~params["masked"]).to(x.dtype).unsqueeze(-1)
+
+    def apply_params_(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        return x.mul_((~params["masked"]).to(x.dtype).unsqueeze(-1))

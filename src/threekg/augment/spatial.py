@@ -27,13 +27,19 @@ import torch
 from threekg.augment.base import Augmentation, Params, uniform
 from threekg.vcg import DOWER, VcgMatrix, expand_8_to_12, select_8_from_12, to_vcg_matrix
 
-_AXIS_PAIRS = ((1, 2), (0, 2), (0, 1))  # the plane each axis rotation acts in: X -> (Y, Z), ...
-
 
 def _as_tensor(a: Any, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
     if isinstance(a, torch.Tensor):
         return a.to(device=device or a.device, dtype=dtype or a.dtype)
     return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+
+def _on_cpu(a: Any) -> bool:
+    return not isinstance(a, torch.Tensor) or a.device.type == "cpu"
+
+
+def _to_numpy(a: Any) -> Any:
+    return a.detach().numpy() if isinstance(a, torch.Tensor) else a
 
 
 def axis_rotations(angles_deg: torch.Tensor) -> torch.Tensor:
@@ -43,18 +49,68 @@ def axis_rotations(angles_deg: torch.Tensor) -> torch.Tensor:
     Rz = [[c, -s, 0], [s, c, 0], [0, 0, 1]].
     """
     rad = torch.deg2rad(angles_deg)
-    c, s = torch.cos(rad), torch.sin(rad)
-    b = angles_deg.shape[0]
-    r = torch.zeros(b, 3, 3, 3, dtype=angles_deg.dtype, device=angles_deg.device)
-    idx = torch.arange(3, device=angles_deg.device)
-    r[:, idx, idx, idx] = 1.0
-    # Rx: rows/cols (1, 2); Ry: (2, 0) so that Ry[0, 2] = +s; Rz: (0, 1).
-    for axis, (i, j) in enumerate(((1, 2), (2, 0), (0, 1))):
-        r[:, axis, i, i] = c[:, axis]
-        r[:, axis, j, j] = c[:, axis]
+    c, s = torch.cos(rad), torch.sin(rad)  # (B, 3)
+    one, zero = torch.ones_like(c[:, 0]), torch.zeros_like(c[:, 0])
+    cx, cy, cz, sx, sy, sz = c[:, 0], c[:, 1], c[:, 2], s[:, 0], s[:, 1], s[:, 2]
+    entries = [
+        [one, zero, zero, zero, cx, -sx, zero, sx, cx],  # Rx
+        [cy, zero, sy, zero, one, zero, -sy, zero, cy],  # Ry
+        [cz, -sz, zero, sz, cz, zero, zero, zero, one],  # Rz
+    ]
+    r = torch.stack([torch.stack(row, dim=-1) for row in entries], dim=1)  # (B, 3, 9)
+    return r.view(angles_deg.shape[0], 3, 3, 3)
+
+
+def _axis_rotations_np(angles_deg: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`axis_rotations` (B, 3) -> (B, 3, 3, 3), used for CPU parameters."""
+    rad = np.deg2rad(angles_deg)
+    c, s = np.cos(rad), np.sin(rad)
+    r = np.zeros((angles_deg.shape[0], 3, 3, 3))
+    for axis, (i, j) in enumerate(((1, 2), (2, 0), (0, 1))):  # Rx acts on (Y, Z), Ry on (Z, X), Rz on (X, Y)
+        r[:, axis, axis, axis] = 1.0
+        r[:, axis, i, i] = r[:, axis, j, j] = c[:, axis]
         r[:, axis, i, j] = -s[:, axis]
         r[:, axis, j, i] = s[:, axis]
     return r
+
+
+def _compose_np(elementary: np.ndarray, axis_order: np.ndarray | None) -> np.ndarray:
+    if axis_order is None:
+        return elementary[:, 0] @ elementary[:, 1] @ elementary[:, 2]
+    rows = np.arange(elementary.shape[0])
+    e = [elementary[rows, axis_order[:, k]] for k in range(3)]
+    return e[0] @ e[1] @ e[2]
+
+
+def _check_order(order_sorted_ok: bool) -> None:
+    if not order_sorted_ok:
+        raise ValueError("rotation_matrix: axis_order rows must be permutations of (0, 1, 2) of shape (B, 3)")
+
+
+def spatial_matrix_numpy(
+    angles_deg: np.ndarray,
+    scales: np.ndarray,
+    residual: bool = False,
+    matrix: VcgMatrix = "inverse_dower",
+    axis_order: np.ndarray | None = None,
+) -> np.ndarray:
+    """NumPy (float64) version of :func:`spatial_matrix`: (B, 3), (B, 3) -> (B, 12, 12).
+
+    CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
+    kernels, each of which can stall on a busy thread pool.
+    """
+    a = np.asarray(angles_deg, dtype=np.float64)
+    sc = np.asarray(scales, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3 or sc.shape != a.shape:
+        raise ValueError(f"spatial_matrix: angles {a.shape} and scales {sc.shape} must both be (B, 3)")
+    order = None if axis_order is None else np.asarray(axis_order, dtype=np.int64)
+    if order is not None:
+        _check_order(order.shape == a.shape and bool((np.sort(order, axis=1) == np.arange(3)).all()))
+    sr = sc[:, :, None] * _compose_np(_axis_rotations_np(a), order)
+    if residual:
+        sr = sr - np.eye(3)
+    m = (expand_8_to_12() @ DOWER) @ sr @ (to_vcg_matrix(matrix) @ select_8_from_12())
+    return m + np.eye(12) if residual else m
 
 
 def rotation_matrix(angles_deg: Any, axis_order: Any = None) -> Any:
@@ -68,10 +124,17 @@ def rotation_matrix(angles_deg: Any, axis_order: Any = None) -> Any:
     Returns:
         (B, 3, 3), same kind (torch/NumPy), dtype and device as ``angles_deg``.
     """
-    is_numpy = not isinstance(angles_deg, torch.Tensor)
-    a = _as_tensor(angles_deg)
-    if not a.is_floating_point():
-        a = a.double()
+    if not isinstance(angles_deg, torch.Tensor):
+        an = np.asarray(angles_deg, dtype=np.float64)
+        if an.ndim != 2 or an.shape[1] != 3:
+            raise ValueError(f"rotation_matrix: expected angles of shape (B, 3), got {an.shape}")
+        order_np = None if axis_order is None else np.asarray(axis_order, dtype=np.int64)
+        if order_np is not None:
+            _check_order(
+                order_np.shape == an.shape and bool((np.sort(order_np, axis=1) == np.arange(3)).all())
+            )
+        return _compose_np(_axis_rotations_np(an), order_np)
+    a = angles_deg if angles_deg.is_floating_point() else angles_deg.double()
     if a.ndim != 2 or a.shape[1] != 3:
         raise ValueError(f"rotation_matrix: expected angles of shape (B, 3), got {tuple(a.shape)}")
     elementary = axis_rotations(a)
@@ -79,13 +142,13 @@ def rotation_matrix(angles_deg: Any, axis_order: Any = None) -> Any:
         r = elementary[:, 0] @ elementary[:, 1] @ elementary[:, 2]
     else:
         order = _as_tensor(axis_order, dtype=torch.int64, device=a.device)
-        if order.shape != a.shape or not bool(
-            (order.sort(dim=1).values == torch.arange(3, device=a.device)).all()
-        ):
-            raise ValueError("rotation_matrix: axis_order rows must be permutations of (0, 1, 2)")
+        _check_order(
+            order.shape == a.shape
+            and bool((order.sort(dim=1).values == torch.arange(3, device=a.device)).all())
+        )
         rows = torch.arange(a.shape[0], device=a.device)
         r = elementary[rows, order[:, 0]] @ elementary[rows, order[:, 1]] @ elementary[rows, order[:, 2]]
-    return r.numpy() if is_numpy else r
+    return r
 
 
 @functools.lru_cache(maxsize=32)
@@ -150,15 +213,24 @@ def spatial_transform(
         x = x.double()
     if x.ndim != 3 or x.shape[1] != 12:
         raise ValueError(f"spatial_transform: expected ecg of shape (B, 12, T), got {tuple(x.shape)}")
-    work = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-    a = _as_tensor(angles_deg, dtype=work, device=x.device)
-    s = _as_tensor(scales, dtype=work, device=x.device)
-    if a.shape != (x.shape[0], 3) or s.shape != (x.shape[0], 3):
+    # The tiny (B, 3) -> (B, 12, 12) algebra runs in float64 (float32 where the device has no float64),
+    # in NumPy when the parameters are on the CPU; only the final matrix is cast to the batch dtype.
+    shape_a, shape_s = tuple(np.shape(angles_deg)), tuple(np.shape(scales))
+    if shape_a != (x.shape[0], 3) or shape_s != (x.shape[0], 3):
         raise ValueError(
-            f"spatial_transform: angles {tuple(a.shape)} and scales {tuple(s.shape)} must be ({x.shape[0]}, 3)"
+            f"spatial_transform: angles {shape_a} and scales {shape_s} must be ({x.shape[0]}, 3)"
         )
-    order = None if axis_order is None else _as_tensor(axis_order, dtype=torch.int64, device=x.device)
-    m = spatial_matrix(a, s, residual=residual, matrix=matrix, axis_order=order).to(x.dtype)
+    if all(_on_cpu(p) for p in (angles_deg, scales, axis_order)):
+        m_np = spatial_matrix_numpy(
+            _to_numpy(angles_deg), _to_numpy(scales), residual, matrix, _to_numpy(axis_order)
+        )
+        m = torch.from_numpy(m_np).to(device=x.device, dtype=x.dtype)
+    else:
+        work = torch.float32 if x.device.type == "mps" else torch.float64
+        a = _as_tensor(angles_deg, dtype=work, device=x.device)
+        s = _as_tensor(scales, dtype=work, device=x.device)
+        order = None if axis_order is None else _as_tensor(axis_order, dtype=torch.int64, device=x.device)
+        m = spatial_matrix(a, s, residual=residual, matrix=matrix, axis_order=order).to(x.dtype)
     out = torch.matmul(m, x)
     return out.numpy() if is_numpy else out
 

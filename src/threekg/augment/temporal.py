@@ -16,16 +16,22 @@ def mask_length(ratio: float, n_samples: int) -> int:
 
 
 def time_keep_mask(starts: torch.Tensor, length: int, n_samples: int) -> torch.Tensor:
-    """Boolean keep-mask (B, L, T): False on the ``length`` samples from ``starts`` (B, L), wrapping around.
+    """Boolean keep-mask (B, L, T): False on the ``length`` samples from ``starts`` (B, L), wrapping around."""
+    return ~time_mask_positions(starts, length, n_samples)
 
-    A sample t is masked when (t - start) mod T < length, computed as two comparisons on an arange
-    (no modulo over the whole tensor).
+
+def time_mask_positions(starts: torch.Tensor, length: int, n_samples: int) -> torch.Tensor:
+    """Boolean (B, L, T), True on the ``length`` masked samples from ``starts`` (B, L), wrapping around.
+
+    Sample t of a lead is masked when (t - start) mod T < length. Every row is a circular shift of one
+    pattern p[u] = (u mod T) < length over u in [0, 2T): row(start) = p[T - start : 2T - start]. The rows
+    are picked from a strided view of p with one ``index_select`` (no per-element modulo, no loop).
     """
-    t = torch.arange(n_samples, device=starts.device, dtype=starts.dtype)
-    s = starts.unsqueeze(-1)
-    end = s + length
-    masked = ((t >= s) & (t < end)) | (t < end - n_samples)
-    return ~masked
+    t = n_samples
+    pattern = torch.arange(2 * t, device=starts.device) % t < length  # (2T,)
+    windows = pattern.unfold(0, t, 1)  # (T + 1, T) view: windows[k] = p[k : k + T]
+    rows = (t - starts.reshape(-1)).to(torch.int64)
+    return torch.index_select(windows, 0, rows).view(*starts.shape, t)
 
 
 class TimeMask(Augmentation):
@@ -50,8 +56,11 @@ class TimeMask(Augmentation):
         return {"starts": starts.expand(b, n_leads).contiguous()}
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        keep = time_keep_mask(params["starts"], mask_length(self.ratio, x.shape[-1]), x.shape[-1])
-        return x * keep
+        return self.apply_params_(x.clone(), params)
+
+    def apply_params_(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        masked = time_mask_positions(params["starts"], mask_length(self.ratio, x.shape[-1]), x.shape[-1])
+        return x.masked_fill_(masked, 0.0)
 
 
 class RandomCrop(Augmentation):
