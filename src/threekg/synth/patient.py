@@ -1,0 +1,77 @@
+"""Per-patient physiology: orientation, size, rate, wave amplitudes and durations.
+
+A patient's values are *quantiles and factors*, not absolute numbers, where the diagnosis decides the
+range: ``hr_quantile`` places the heart rate inside the range of the record's rhythm (sinus
+bradycardia 42-56 bpm, normal 62-95 bpm, ...), ``qtc_quantile`` places QTc inside the normal or the
+long-QT range. So one patient can be given any label set and stays the same person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PatientParams:
+    """One synthetic patient. Angles in degrees, durations in seconds, factors dimensionless."""
+
+    patient_id: str
+    age: int
+    sex: str  # "Male" | "Female"
+    rotation_deg: tuple[float, float, float]  # heart orientation: rotation about X, Y, Z (frontal plane)
+    size: float  # depolarisation amplitude factor (heart size x body habitus), ~0.65-1.35
+    p_amp: float  # P-wave amplitude factor
+    t_amp: float  # T-wave amplitude factor
+    qrs_width: float  # QRS duration factor, 0.9-1.1
+    p_width: float  # P-wave duration factor, 0.85-1.15
+    pr_shift: float  # s added to the template PR interval (negative = shorter), normal range
+    hr_quantile: float  # position of the heart rate inside the rhythm's range, 0-1
+    qtc_quantile: float  # position of QTc inside the normal or long-QT range, 0-1
+    hrv: float  # relative respiratory RR modulation of a normal sinus rhythm, 0.005-0.025
+    resp_hz: float  # breathing rate, Hz
+    mains_hz: float  # 50 or 60 Hz (where the patient is recorded)
+    ectopic_dir: tuple[float, float, float]  # unit vector of the premature ventricular activation
+    pac_p_rotation_deg: float  # rotation of the P vector of atrial premature beats (ectopic focus)
+
+
+def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientParams:
+    """Draw one patient with every value inside its normal physiological range."""
+    sex = "Male" if rng.random() < 0.5 else "Female"
+    age = int(np.clip(rng.normal(58, 16), 18, 95))
+    rot = rng.normal(0.0, [8.0, 8.0, 18.0]).clip(-30, 30)
+    size = float(np.clip(rng.lognormal(0.0, 0.18), 0.65, 1.4)) * (0.9 if sex == "Female" else 1.0)
+    ect = rng.normal(size=3)
+    ect /= np.linalg.norm(ect)
+    return PatientParams(
+        patient_id=patient_id,
+        age=age,
+        sex=sex,
+        rotation_deg=(float(rot[0]), float(rot[1]), float(rot[2])),
+        size=size,
+        p_amp=float(rng.uniform(0.75, 1.3)),
+        t_amp=float(rng.uniform(0.7, 1.3)),
+        qrs_width=float(rng.uniform(0.9, 1.1)),
+        p_width=float(rng.uniform(0.85, 1.15)),
+        pr_shift=float(rng.uniform(-0.025, 0.015)),
+        hr_quantile=float(rng.random()),
+        qtc_quantile=float(rng.random()),
+        hrv=float(rng.uniform(0.005, 0.025)),
+        resp_hz=float(rng.uniform(0.2, 0.33)),
+        mains_hz=50.0 if rng.random() < 0.6 else 60.0,
+        ectopic_dir=(float(ect[0]), float(ect[1]), float(ect[2])),
+        pac_p_rotation_deg=float(rng.choice([-1.0, 1.0]) * rng.uniform(60, 150)),
+    )
+
+
+def vary_recording(patient: PatientParams, rng: np.random.Generator) -> PatientParams:
+    """The same patient on another day: small pose change (+-3 degrees), rate drift, breathing."""
+    rot = np.asarray(patient.rotation_deg) + rng.normal(0.0, 3.0, 3)
+    return replace(
+        patient,
+        rotation_deg=(float(rot[0]), float(rot[1]), float(rot[2])),
+        hr_quantile=float(np.clip(patient.hr_quantile + rng.normal(0.0, 0.08), 0.0, 1.0)),
+        resp_hz=float(np.clip(patient.resp_hz * rng.normal(1.0, 0.08), 0.15, 0.4)),
+        size=patient.size * float(rng.normal(1.0, 0.03)),
+    )

@@ -1,0 +1,92 @@
+"""The dipole template: a 3-D sum-of-Gaussians heart vector (ECGSYN extended to 3-D, OSET style).
+
+Each Gaussian ("column") drives one axis of the vectorcardiogram (X left, Y inferior, Z posterior,
+as in :mod:`threekg.vcg`) and belongs to one *group* that the pathologies act on:
+
+* ``P``: atrial depolarisation (and atrial repolarisation, the broad Z lobe before the QRS);
+* ``QRS``: ventricular depolarisation of a conducted beat;
+* ``T``: ST segment and T wave (ventricular repolarisation) of a conducted beat;
+* ``ECTOPIC``: the whole QRS-T of a premature ventricular beat;
+* ``ECTOPIC_P``: the P wave of a premature atrial beat (rotated: another focus).
+
+The normal parameter set is the published one quoted in ``method.md`` section 6, in phase units
+(radians, R peak at 0). We convert it to seconds at the reference heart rate of 60 bpm
+(``t = theta / 2 pi``, ``sigma = b / 2 pi``) because the pathologies are defined by durations in
+milliseconds (PR, QRS, QT), and the QRS must not stretch with the RR interval the way a pure phase
+model would make it.  Extra "lobe" columns (one per axis) carry the pathological activation lobes
+(bundle branch blocks, ventricular ectopy) and the discordant repolarisation that goes with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+P, QRS, T, ECTOPIC, ECTOPIC_P = 0, 1, 2, 3, 4
+N_GROUPS = 5
+GROUP_NAMES: tuple[str, ...] = ("P", "QRS", "T", "ECTOPIC", "ECTOPIC_P")
+
+# (theta rad, a mV, b rad) per axis, method.md section 6.
+_X = (
+    [-1.09, -0.83, -0.19, -0.07, 0.0, 0.06, 0.22, 1.2, 1.42, 1.68, 2.9],
+    [0.03, 0.08, -0.13, 0.85, 1.11, 0.75, 0.06, 0.1, 0.17, 0.39, 0.03],
+    [0.0906, 0.1057, 0.0453, 0.0378, 0.0332, 0.0302, 0.0378, 0.604, 0.302, 0.1812, 0.5],
+)
+_Y = (
+    [-1.1, -0.9, -0.76, -0.11, -0.01, 0.065, 0.8, 1.58, 2.9],
+    [0.035, 0.015, -0.019, 0.32, 0.51, -0.32, 0.04, 0.08, 0.014],
+    [0.07, 0.07, 0.04, 0.055, 0.037, 0.0604, 0.45, 0.3, 0.5],
+)
+_Z = (
+    [-1.1, -0.93, -0.7, -0.4, -0.15, 0.095, 1.05, 1.25, 1.55, 2.8],
+    [-0.03, -0.14, -0.035, 0.045, -0.4, 0.46, -0.12, -0.2, -0.35, -0.035],
+    [0.03, 0.12, 0.04, 0.4, 0.045, 0.05, 0.8, 0.4, 0.2, 0.4],
+)
+
+
+def _group_of(theta: float) -> int:
+    """Atrial Gaussians come before -0.3 rad, depolarisation up to +0.3 rad, repolarisation after."""
+    if theta < -0.3:
+        return P
+    if theta <= 0.3:
+        return QRS
+    return T
+
+
+def _normal_columns() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    axis, group, t, a, s = [], [], [], [], []
+    for ax, (theta, amp, width) in enumerate((_X, _Y, _Z)):
+        for th, aa, bb in zip(theta, amp, width, strict=True):
+            axis.append(ax)
+            group.append(_group_of(th))
+            t.append(th / (2 * np.pi))
+            a.append(aa)
+            s.append(bb / (2 * np.pi))
+    return np.array(axis), np.array(group), np.array(t), np.array(a), np.array(s)
+
+
+NORMAL_AXIS, NORMAL_GROUP, NORMAL_T, NORMAL_A, NORMAL_SIGMA = _normal_columns()
+"""The 30 normal columns: axis (0 X, 1 Y, 2 Z), group, centre (s from R at 60 bpm), amplitude (mV),
+width (s)."""
+
+N_NORMAL = len(NORMAL_AXIS)
+N_LOBES = 3
+"""Extra vector lobes, each 3 columns (X, Y, Z): lobe 0 and 1 depolarisation, lobe 2 repolarisation."""
+N_COLUMNS = N_NORMAL + 3 * N_LOBES
+
+COLUMN_AXIS: np.ndarray = np.concatenate([NORMAL_AXIS, np.tile(np.arange(3), N_LOBES)])
+"""Axis of every column (N_COLUMNS,)."""
+
+
+def lobe_columns(lobe: int) -> slice:
+    """The three columns (X, Y, Z) of extra lobe ``lobe`` (0, 1 or 2)."""
+    start = N_NORMAL + 3 * lobe
+    return slice(start, start + 3)
+
+
+def normal_columns(group: int) -> np.ndarray:
+    """Indices of the normal columns in ``group``."""
+    return np.flatnonzero(NORMAL_GROUP == group)
+
+
+QRS_ONSET_S = float(np.min(NORMAL_T[NORMAL_GROUP == QRS] - 2.5 * NORMAL_SIGMA[NORMAL_GROUP == QRS]))
+"""QRS onset of the template relative to R (s): the earliest depolarisation centre minus 2.5 sigma."""

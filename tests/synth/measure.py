@@ -1,0 +1,150 @@
+"""Independent ECG measurements for the generator's tests (they know nothing of its parameters).
+
+All work on (12, T) signals in LEADS order, mV; designed for noise-free records (baseline 0).
+Intervals: QRS from the spatial velocity of the 8 independent leads (threshold 4 % of the beat's
+peak velocity, gaps < 20 ms merged); P onset where the spatial magnitude first exceeds 10 % of the
+P-wave peak; T end by the tangent method on the lead with the largest T wave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from threekg.leads import INDEPENDENT_INDEX, LEADS
+
+I, AVF, V1, V5 = (LEADS.index(x) for x in ("I", "aVF", "V1", "V5"))
+
+
+@dataclass
+class Beat:
+    r: int
+    qrs_on: int
+    qrs_off: int
+
+
+def spatial_velocity(ecg: np.ndarray, fs: float) -> np.ndarray:
+    """(T,) mV/s."""
+    d = np.gradient(ecg[list(INDEPENDENT_INDEX)], axis=1) * fs
+    return np.sqrt((d**2).sum(axis=0))
+
+
+def r_peaks(ecg: np.ndarray, fs: float) -> np.ndarray:
+    """R-peak (QRS) sample indices from the spatial velocity, with scipy.signal.find_peaks."""
+    v = spatial_velocity(ecg, fs)
+    k = max(1, round(0.02 * fs))
+    env = np.convolve(v, np.ones(k) / k, mode="same")
+    peaks, _ = find_peaks(env, height=0.35 * np.percentile(env, 99.5), distance=round(0.25 * fs))
+    return peaks
+
+
+def qrs_bounds(ecg: np.ndarray, fs: float, peak: int, fraction: float = 0.04) -> tuple[int, int]:
+    """QRS onset and offset (samples) around a detected peak."""
+    v = spatial_velocity(ecg, fs)
+    lo, hi = max(0, peak - round(0.15 * fs)), min(len(v), peak + round(0.15 * fs))
+    core = slice(max(0, peak - round(0.05 * fs)), min(len(v), peak + round(0.05 * fs)))
+    thr = fraction * v[core].max()
+    above = v[lo:hi] > thr
+    centre = int(np.argmax(v[core])) + core.start - lo
+    gap = round(0.02 * fs)
+    on = centre
+    while on > 0 and (above[on - 1] or np.any(above[max(0, on - gap) : on])):
+        on -= 1
+    off = centre
+    while off < len(above) - 1 and (above[off + 1] or np.any(above[off + 1 : off + 1 + gap])):
+        off += 1
+    return lo + on, lo + off
+
+
+def beats(ecg: np.ndarray, fs: float, skip_edges_s: float = 0.6) -> list[Beat]:
+    """Beats whose QRS lies away from the record's edges."""
+    out = []
+    for p in r_peaks(ecg, fs):
+        if skip_edges_s * fs < p < ecg.shape[1] - skip_edges_s * fs:
+            on, off = qrs_bounds(ecg, fs, int(p))
+            out.append(Beat(int(p), on, off))
+    return out
+
+
+def heart_rate(ecg: np.ndarray, fs: float) -> float:
+    """Mean heart rate (bpm) from R-R intervals."""
+    return float(60.0 / np.mean(np.diff(r_peaks(ecg, fs)) / fs))
+
+
+def rr_intervals(ecg: np.ndarray, fs: float) -> np.ndarray:
+    return np.diff(r_peaks(ecg, fs)) / fs
+
+
+def qrs_width_ms(ecg: np.ndarray, fs: float) -> float:
+    """Median QRS duration (ms)."""
+    return float(np.median([(b.qrs_off - b.qrs_on) / fs * 1000 for b in beats(ecg, fs)]))
+
+
+def pr_interval_ms(ecg: np.ndarray, fs: float) -> float:
+    """Median PR interval (ms): P onset (10 % of the P peak magnitude) to QRS onset."""
+    mag = np.sqrt((ecg[list(INDEPENDENT_INDEX)] ** 2).sum(axis=0))
+    out = []
+    for b in beats(ecg, fs):
+        lo = b.qrs_on - round(0.35 * fs)
+        hi = b.qrs_on - round(0.03 * fs)
+        if lo < 0:
+            continue
+        seg = mag[lo:hi]
+        peak = int(np.argmax(seg))
+        below = np.flatnonzero(seg[:peak] < 0.1 * seg[peak])
+        # P onset: the last sample below 10 % of the P peak, or the T-P minimum when the T runs into P
+        onset = below[-1] + 1 if len(below) else int(np.argmin(seg[:peak])) if peak else 0
+        out.append((b.qrs_on - (lo + onset)) / fs * 1000)
+    return float(np.median(out))
+
+
+def qt_interval_ms(ecg: np.ndarray, fs: float) -> tuple[float, float]:
+    """Median QT (ms) by the tangent method and Bazett QTc (ms) with the mean RR."""
+    bs = beats(ecg, fs)
+    lead = max((1, 7, 8, 9, 10), key=lambda k: float(np.abs(ecg[k]).max()))
+    qts = []
+    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+        lo, hi = b.qrs_off + round(0.06 * fs), min(nxt.qrs_on - round(0.05 * fs), b.r + round(0.7 * fs))
+        x = ecg[lead, lo:hi]
+        # the lead with the largest T in this beat
+        lead_b = max(range(12), key=lambda k: float(np.abs(ecg[k, lo:hi]).max()))
+        x = ecg[lead_b, lo:hi]
+        peak = int(np.argmax(np.abs(x)))
+        sign = np.sign(x[peak])
+        dx = np.gradient(x) * fs
+        after = slice(peak, len(x))
+        steep = peak + int(np.argmax(-sign * dx[after]))
+        t_end = steep - x[steep] / dx[steep] * fs
+        qts.append((lo + t_end - b.qrs_on) / fs * 1000)
+    qt = float(np.median(qts))
+    rr = float(np.mean(rr_intervals(ecg, fs)))
+    return qt, qt / np.sqrt(rr)
+
+
+def qrs_axis_deg(ecg: np.ndarray, fs: float) -> float:
+    """Frontal QRS axis (degrees) from the net QRS area in leads I and aVF."""
+    a_i = sum(ecg[I, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs))
+    a_f = sum(ecg[AVF, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs))
+    return float(np.degrees(np.arctan2(a_f, a_i)))
+
+
+def limb_qrs_p2p_mv(ecg: np.ndarray, fs: float) -> float:
+    """Median over beats of the largest limb-lead QRS peak-to-peak amplitude (mV)."""
+    return float(np.median([np.ptp(ecg[:6, b.qrs_on : b.qrs_off + 1], axis=1).max() for b in beats(ecg, fs)]))
+
+
+def r_amplitude_mv(ecg: np.ndarray, fs: float, lead: int = V5) -> float:
+    """Median R amplitude (largest positive QRS deflection) in ``lead`` (mV)."""
+    return float(np.median([ecg[lead, b.qrs_on : b.qrs_off + 1].max() for b in beats(ecg, fs)]))
+
+
+def t_polarity(ecg: np.ndarray, fs: float, lead: int = V5) -> float:
+    """Median sign (+1/-1) of the T-wave peak in ``lead``."""
+    out = []
+    bs = beats(ecg, fs)
+    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+        x = ecg[lead, b.qrs_off + round(0.06 * fs) : nxt.qrs_on - round(0.1 * fs)]
+        out.append(np.sign(x[np.argmax(np.abs(x))]))
+    return float(np.median(out))
