@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from data_fixtures import ecg_like, write_record
+
 from threekg.data import RecordError, read_record
 from threekg.data.dat import read_dat
 from threekg.data.wfdb_header import parse_age, parse_codes, parse_header

@@ -136,7 +136,8 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
             seconds: float = 10.0, short: str = "pad", label_set: str | None = None,
             labels: str | Path | None = None, dtype: str = "float32", workers: int | None = None,
             overwrite: bool = False, limit: int | None = None, input_fs: float | None = None,
-            ptbxl_min_likelihood: float = 0.0, chunk_size: int = 32, progress: bool = True) -> PrepareSummary:
+            ptbxl_min_likelihood: float = 0.0, chunk_size: int | None = None,
+            progress: bool = True) -> PrepareSummary:
     """Turn a collection into a prepared dataset at ``out`` (see ``docs/data.md`` for every option).
 
     Returns a :class:`PrepareSummary`. Raises FileExistsError when ``out`` holds a dataset made with
@@ -168,6 +169,7 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
                       src=src.as_posix(), kind=source.kind, arrays_fs=float(input_fs or 0.0),
                       arrays_key=source.arrays_key)
     partial = out / PARTIAL
+    chunk_size = chunk_size or int(os.environ.get("THREEKG_PREPARE_CHUNK", "32"))
     _run(partial, cands, proc, options, workers, chunk_size, progress)
     return _finalize(out, source, cands, proc, options, set_name)
 
