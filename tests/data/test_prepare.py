@@ -74,7 +74,7 @@ def test_bad_records_are_rejected_and_good_ones_intact(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fs_in", [257.0, 1000.0, 360.0])
 def test_resampling_keeps_frequency_and_amplitude(fs_in: float) -> None:
-    f0, seconds = 7.0, 10.0
+    f0 = 7.0
     t = np.arange(int(fs_in * 12)) / fs_in
     x = np.tile(1.3 * np.sin(2 * np.pi * f0 * t), (12, 1))
     y = fix_length(x, fs_in, 500.0, 5000, "reject")
