@@ -184,6 +184,10 @@ def test_merging_two_folders_keeps_provenance(tmp_path: Path) -> None:
     assert rows[0][:2] == [("Encoder", False), ("Folder", False)]
     by_name = {r[0][0]: r[1][0] for r in rows[1:] if not r[0][0].endswith("baseline")}
     assert by_name == {"3kg [eval_a]": "A", "3kg [eval_b]": "B", "random": "A", "simclr": "B"}
+    gains = {r[0][0]: [c for c, _ in r[2:]] for r in rows[1:] if r[0][0].endswith("baseline")}
+    # simclr was evaluated on other data than 3kg [eval_a]: no gain across folders with different data
+    assert gains["3kg [eval_a]: gain over best self-supervised baseline"] == ["—"] * 3
+    assert all(c.endswith("(vs simclr)") for c in gains["3kg [eval_b]: gain over best self-supervised baseline"])
     text = out.read_text()
     assert "differ in data" in text and "/data/other" in text
     assert str(a) in text and str(b) in text

@@ -92,48 +92,77 @@ def auroc_vs_fraction(data: ReportData) -> bytes:
         return _png(fig)
 
 
+MAX_BARS_PER_ROW = 84
+
+
+def _split_rows(groups: list[tuple[str, list[str]]], max_classes: int) -> list[list[tuple[str, list[str]]]]:
+    """Greedy rows of whole groups with at most ``max_classes`` classes (a larger group is cut)."""
+    rows: list[list[tuple[str, list[str]]]] = [[]]
+    count = 0
+    for g, cs in groups:
+        for i in range(0, len(cs), max_classes):
+            part = cs[i:i + max_classes]
+            if count and count + len(part) > max_classes:
+                rows.append([])
+                count = 0
+            rows[-1].append((g, part))
+            count += len(part)
+    return rows
+
+
+def _class_panel(ax: Any, groups: list[tuple[str, list[str]]], keys: list[str], stats: dict[str, Any],
+                 colours: dict[str, str], ylim: tuple[float, float], n_slots: int) -> None:
+    classes = [c for _, cs in groups for c in cs]
+    width = 0.8 / max(len(keys), 1)
+    x = np.arange(len(classes), dtype=float)
+    for j, k in enumerate(keys):
+        pos = x - 0.4 + width * (j + 0.5)
+        vals = np.array([stats[k][c].mean if c in stats[k] else np.nan for c in classes])
+        err = np.array([stats[k][c].std if c in stats[k] else 0.0 for c in classes])
+        ax.bar(pos, vals - 0.5, width, bottom=0.5, color=colours[k], label=k, zorder=2)
+        ok = ~np.isnan(vals) & (err > 0)
+        ax.errorbar(pos[ok], vals[ok], yerr=err[ok], fmt="none", ecolor="0.25", elinewidth=0.8,
+                    capsize=1.5, zorder=3)
+    ax.axhline(0.5, color="0.3", lw=1)
+    ax.set_xticks(x)
+    ax.set_xticklabels(classes, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_xlim(-0.6, n_slots - 0.4)
+    ax.set_ylim(*ylim)
+    ax.set_ylabel("AUROC (bars from chance, 0.5)")
+    ax.grid(True, axis="y", alpha=0.3, zorder=0)
+    start = 0
+    for i, (g, cs) in enumerate(groups):
+        end = start + len(cs)
+        if i:
+            ax.axvline(start - 0.5, color="0.7", lw=1, ls="--", zorder=1)
+        label = "\n".join(textwrap.wrap(g, max(8, 3 * len(cs))))
+        ax.text((start + end - 1) / 2, 1.01, label, transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=10, color="0.2")
+        start = end
+
+
 def per_class_bars(data: ReportData, fraction: float) -> bytes:
     """Per-class AUROC at ``fraction``: bars from chance (0.5) per encoder, classes grouped by disease
-    group, error bars = sample std over seeds."""
+    group, error bars = sample std over seeds. Many encoders x classes are split over several rows
+    (at most ``MAX_BARS_PER_ROW`` bars each) so the figure stays readable at slide size."""
     colours = encoder_colours(data)
-    groups = class_groups(data)
-    classes = [c for _, cs in groups for c in cs]
     keys = [e.key for e in data.encoders if (e.key, fraction) in data.summary]
     stats = {k: per_class_stats(data, k, fraction) for k in keys}
-    n, m = len(classes), max(len(keys), 1)
-    width = 0.8 / m
+    m = max(len(keys), 1)
+    rows = _split_rows(class_groups(data), max(4, MAX_BARS_PER_ROW // m))
+    slots = max(sum(len(cs) for _, cs in r) for r in rows)
+    all_vals = [s.mean - s.std for st in stats.values() for s in st.values()]
+    ylim = (min(0.48, min(all_vals, default=0.5) - 0.02), 1.0)
     with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(max(10.0, 0.15 * n * m + 3.0), 6.0))
-        ax = fig.add_subplot()
-        x = np.arange(n, dtype=float)
-        for j, k in enumerate(keys):
-            pos = x - 0.4 + width * (j + 0.5)
-            vals = np.array([stats[k][c].mean if c in stats[k] else np.nan for c in classes])
-            err = np.array([stats[k][c].std if c in stats[k] else 0.0 for c in classes])
-            ax.bar(pos, vals - 0.5, width, bottom=0.5, color=colours[k], label=k, zorder=2)
-            ok = ~np.isnan(vals) & (err > 0)
-            ax.errorbar(pos[ok], vals[ok], yerr=err[ok], fmt="none", ecolor="0.25", elinewidth=0.8,
-                        capsize=1.5, zorder=3)
-        ax.axhline(0.5, color="0.3", lw=1)
-        ax.set_xticks(x)
-        ax.set_xticklabels(classes, rotation=60, ha="right", rotation_mode="anchor")
-        ax.set_xlim(-0.6, n - 0.4)
-        all_vals = [s.mean - s.std for st in stats.values() for s in st.values()]
-        ax.set_ylim(min(0.48, min(all_vals, default=0.5) - 0.02), 1.0)
-        ax.set_ylabel("AUROC (test set; bars start at chance, 0.5)")
-        ax.set_xlabel("Class (grouped by disease group)")
-        start = 0
-        for i, (g, cs) in enumerate(groups):
-            end = start + len(cs)
-            if i:
-                ax.axvline(start - 0.5, color="0.7", lw=1, ls="--", zorder=1)
-            label = "\n".join(textwrap.wrap(g, max(8, 3 * len(cs))))
-            ax.text((start + end - 1) / 2, 1.01, label, transform=ax.get_xaxis_transform(), ha="center",
-                    va="bottom", fontsize=10, color="0.2")
-            start = end
-        ax.set_title(f"Per-class AUROC at {fraction_label(fraction)} labels (mean over seeds ± sd)", pad=34)
-        ax.grid(True, axis="y", alpha=0.3, zorder=0)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
+        fig = Figure(figsize=(max(10.0, min(17.0, 0.15 * slots * m + 3.0)), 4.6 * len(rows) + 0.8),
+                     layout="constrained")
+        axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+        for ax, row in zip(axes, rows, strict=True):
+            _class_panel(ax, row, keys, stats, colours, ylim, slots)
+        axes[-1].set_xlabel("Class (grouped by disease group)")
+        fig.suptitle(f"Per-class AUROC at {fraction_label(fraction)} labels (mean over seeds ± sd over seeds)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right upper", frameon=False)
         return _png(fig)
 
 
@@ -147,15 +176,17 @@ def subgroup_gains(data: ReportData) -> bytes | None:
     colours = encoder_colours(data)
     rows_labels = [*data.groups, MACRO_LABEL]
     nr, nf, nb = len(focus), len(data.fractions), len(bases)
-    height = 0.8 / nb
     with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(3.6 * nf + 2.8, (0.32 * len(rows_labels) * nb + 1.6) * nr))
+        fig = Figure(figsize=(3.6 * nf + 2.8, (0.32 * len(rows_labels) * nb + 1.6) * nr + 1.0),
+                     layout="constrained")
         axes = fig.subplots(nr, nf, sharex=True, sharey=True, squeeze=False)
         for r, fe in enumerate(focus):
             for c, f in enumerate(data.fractions):
                 ax = axes[r][c]
                 y = np.arange(len(rows_labels), dtype=float)[::-1]
-                for j, b in enumerate(bases):
+                comp = [b for b in bases if data.comparable(fe.key, b.key)]
+                height = 0.8 / max(len(comp), 1)
+                for j, b in enumerate(comp):
                     gains = {g.group: g for g in group_gains(data, fe.key, b.key, f)}
                     pos = y + 0.4 - height * (j + 0.5)
                     for i, lab in enumerate(rows_labels):
@@ -180,8 +211,6 @@ def subgroup_gains(data: ReportData) -> bytes | None:
         handles: list[Artist] = [Patch(color=colours[b.key], label=f"vs {b.key}") for b in bases]
         handles += [Line2D([], [], color="black", lw=1.3, label="paired-bootstrap 95% CI"),
                     Line2D([], [], ls="", marker="o", ms=4, color="black", alpha=0.55, label="single seeds")]
-        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 5),
-                   frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), frameon=False)
         fig.suptitle("Subgroup gains of the 3KG encoder(s) over each baseline (mean AUROC difference)")
-        fig.tight_layout()
         return _png(fig)

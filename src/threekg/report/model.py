@@ -16,6 +16,7 @@ from threekg.report.schema import MetricsFormatError
 
 FOCUS_PREFIX = "3kg"
 OTHER_GROUP = "other"
+DATA_KEYS = ("path", "label_set", "split", "n_records", "fs")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ class ReportData:
 
     def encoder(self, key: str) -> Encoder:
         return next(e for e in self.encoders if e.key == key)
+
+    def comparable(self, a: str, b: str) -> bool:
+        """True when encoders ``a`` and ``b`` were evaluated on the same data (same folder, or folders
+        whose ``data`` agree on path, label_set, split, n_records and fs); gains are only computed
+        between comparable encoders."""
+        sa, sb = self.encoder(a).source, self.encoder(b).source
+        return sa is sb or all(sa.data.get(k) == sb.data.get(k) for k in DATA_KEYS)
 
     @property
     def focus(self) -> list[Encoder]:
@@ -131,11 +139,11 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
     if len(sources) > 1:
         ref = sources[0].data
         for s in sources[1:]:
-            diff = [k for k in ("path", "label_set", "split", "n_records", "fs") if s.data.get(k) != ref.get(k)]
+            diff = [k for k in DATA_KEYS if s.data.get(k) != ref.get(k)]
             if diff:
                 warnings.append(
                     f"folders {sources[0].tag} and {s.tag} differ in data ({', '.join(diff)}): their rows "
-                    "were not evaluated on the same test set and are not directly comparable"
+                    "were not evaluated on the same test set; no gain is computed between them"
                 )
 
     summary: dict[tuple[str, float], dict[str, Any]] = {}

@@ -158,17 +158,19 @@ def group_gains(data: ReportData, focus: str, baseline: str, fraction: float) ->
     return gains
 
 
-def best_ssl_baseline(data: ReportData, fraction: float) -> str | None:
-    """Key of the self-supervised baseline (role ``ssl``) with the highest mean macro AUROC at ``fraction``."""
+def best_ssl_baseline(data: ReportData, fraction: float, focus: str | None = None) -> str | None:
+    """Key of the self-supervised baseline (role ``ssl``) with the highest mean macro AUROC at
+    ``fraction``, among those comparable with ``focus`` (evaluated on the same data) when given."""
     cands = [(float(data.summary[(e.key, fraction)]["macro_auroc_mean"]), e.key)
-             for e in data.encoders if e.role == "ssl" and (e.key, fraction) in data.summary]
+             for e in data.encoders if e.role == "ssl" and (e.key, fraction) in data.summary
+             and (focus is None or data.comparable(focus, e.key))]
     return max(cands)[1] if cands else None
 
 
 def relative_gain(data: ReportData, focus: str, fraction: float) -> tuple[float, str] | None:
     """Relative gain in percent of ``focus`` over the best self-supervised baseline at ``fraction``:
     ``100 * (auroc_focus - auroc_best) / auroc_best`` on the summary means, and that baseline's key."""
-    best = best_ssl_baseline(data, fraction)
+    best = best_ssl_baseline(data, fraction, focus)
     if best is None or (focus, fraction) not in data.summary:
         return None
     f = float(data.summary[(focus, fraction)]["macro_auroc_mean"])
