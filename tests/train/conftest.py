@@ -56,10 +56,3 @@ def single_patient_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 records, one per patient."""
     return make_dataset(tmp_path_factory.mktemp("data") / "single", n=16, patients_per_record=1, seed=1)
 
-
-FAST = [
-    "data.batch_size=8", "data.crop_seconds=1.0", "trainer.max_steps=3", "trainer.checkpoint_every_n_steps=2",
-    "trainer.log_every_n_steps=1", "trainer.progress_bar=false",
-    "encoder.options={width: 8}",
-]
-"""Overrides that make a run take a second or two."""

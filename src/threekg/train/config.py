@@ -174,6 +174,14 @@ def validate(config: Mapping[str, Any]) -> None:
         value = get(config, key)
         if value is None and allow_none:
             return
+        if kind is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+            else:
+                parent, _, leaf = key.rpartition(".")
+                (get(config, parent) if parent else config)[leaf] = value
         ok_type = isinstance(value, kind) or (kind is float and isinstance(value, int))
         if isinstance(value, bool) or not ok_type or value < 0 or (value == 0 and not allow_zero):
             raise ConfigError(f"option {key}={value!r}: expected a positive {kind.__name__}")

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler
+from threekg.train.logs import merge_csv_parts, stash_csv
 from threekg.train.module import NonFiniteLossError, PretrainModule
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ def pretrain(
     if rank_zero:
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         dump_config(config, run / CONFIG_FILE)
+        stash_csv(run / "logs" / "csv")
 
     from threekg.models import build_encoder, build_head
     from threekg.ssl.methods import build_method
@@ -246,6 +248,7 @@ def pretrain(
     if trainer.interrupted:
         raise KeyboardInterrupt
     if rank_zero:
+        merge_csv_parts(run / "logs" / "csv")
         _export(run, config, method_obj.describe(), dataset, crop_samples, time.time() - started)
     return run
 
@@ -315,7 +318,10 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
         max_steps=max_steps, max_epochs=-1, accumulate_grad_batches=int(t["accumulate"]),
         deterministic=bool(t["deterministic"]), sync_batchnorm=bool(t["sync_batchnorm"]) and world > 1,
         use_distributed_sampler=False, log_every_n_steps=int(t["log_every_n_steps"]),
-        logger=[CSVLogger(run, name="logs", version="csv"), TensorBoardLogger(run, name="logs", version="tb")],
+        logger=[
+            CSVLogger(run, name="logs", version="csv", flush_logs_every_n_steps=int(t["checkpoint_every_n_steps"])),
+            TensorBoardLogger(run, name="logs", version="tb"),
+        ],
         callbacks=callbacks, enable_progress_bar=bool(t["progress_bar"]), enable_model_summary=False,
         num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=run, benchmark=False,
     )
