@@ -23,6 +23,8 @@ from threekg import __version__
 COMMANDS: tuple[str, ...] = (
     "download",
     "prepare",
+    "augment",
+    "evaluate",
     "report",
     "experiment",
     "demo",
