@@ -72,7 +72,7 @@ def headline_table(data: ReportData) -> Table:
                             title=f"mean over {n} seed(s)"))
         rows.append(row)
     notes = []
-    for e in data.focus:
+    for e in data.focus if any(x.role == "ssl" for x in data.encoders) else []:
         row = [Cell(f"{e.key}: gain over best self-supervised baseline"), *([Cell("")] if prov else [])]
         for f in data.fractions:
             g = relative_gain(data, e.key, f)
@@ -123,6 +123,9 @@ def per_class_table(data: ReportData) -> Table:
         for k in keys:
             stats[(k, f)] = per_class_stats(data, k, f)
     dropped: dict[str, str] = {}
+    for src in data.sources:
+        for cls, reason in (src.doc.get("dropped_classes") or {}).items():
+            dropped.setdefault(cls, str(reason))
     for rs in data.runs.values():
         for r in rs:
             for cls, reason in (r.get("dropped_classes") or {}).items():
