@@ -26,8 +26,12 @@ from threekg.synth.rhythm import PAC, PVC, BeatSchedule
 QTC_NORMAL_S = (0.385, 0.435)
 QTC_LONG_S = (0.480, 0.530)
 IAVB_EXTRA_PR_S = (0.070, 0.140)
-T_END_REF_S = 0.375
+T_END_REF_S = 0.321
 """End of the template T wave after the R peak at 60 bpm (tangent method), used to stretch the T group."""
+J_POINT_S = 0.04
+"""End of the template QRS after the R peak (s): the ST-T stretches from here."""
+RBBB_T_DELAY_S = 0.03
+"""Repolarisation delay behind the widened QRS of a right bundle branch block (s)."""
 
 _RBBB_DIR = np.array([-0.55, 0.1, -0.83])
 _LBBB_DIRS = (np.array([0.75, 0.2, 0.55]), np.array([0.6, -0.05, 0.8]))
@@ -82,13 +86,13 @@ def beat_parameters(
     width = patient.qrs_width
     if "LBBB" in labels:
         widths = rng.uniform(0.015, 0.017)
-        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.022, 0.028), strict=True)):
+        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.006, 0.044), strict=True)):
             _set_lobe(a, t, s, g, normal, lobe, direction, amp * amp_q[normal], ctr * width, widths, tp.QRS)
     else:
         if "RBBB" in labels:
             width *= 1.1
-            _set_lobe(a, t, s, g, normal, 1, _RBBB_DIR, rng.uniform(0.45, 0.7) * amp_q[normal],
-                      0.046 * width, 0.013 * width, tp.QRS)
+            _set_lobe(a, t, s, g, normal, 1, _RBBB_DIR, rng.uniform(0.5, 0.75) * amp_q[normal],
+                      0.052 * width, 0.014 * width, tp.QRS)
         a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
         t[np.ix_(normal, qc)] = tp.NORMAL_T[qc] * width
         s[np.ix_(normal, qc)] = tp.NORMAL_SIGMA[qc] * width
@@ -96,17 +100,19 @@ def beat_parameters(
     # Repolarisation: QT follows the preceding RR (Bazett), TInv negates it.
     lo, hi = QTC_LONG_S if "LQT" in labels else QTC_NORMAL_S
     qtc = lo + patient.qtc_quantile * (hi - lo) + (0.006 if patient.sex == "Female" else 0.0)
-    stretch = (qtc * np.sqrt(rr) + tp.QRS_ONSET_S) / (T_END_REF_S + tp.QRS_ONSET_S)
+    # The ST-T stretches from the J point; a wide QRS delays it (its QT still meets the label's range).
+    delay = RBBB_T_DELAY_S if "RBBB" in labels else 0.0
+    stretch = (qtc * np.sqrt(rr) + tp.QRS_ONSET_S - J_POINT_S - delay) / (T_END_REF_S - J_POINT_S)
     sign = -1.0 if "TInv" in labels else 1.0
     amp_t = sign * patient.t_amp * np.sqrt(patient.size) * resp * jitter
     tc = tp.normal_columns(tp.T)
     if "LBBB" in labels:
         mean_dir = _unit(1.1 * _unit(_LBBB_DIRS[0]) + _unit(_LBBB_DIRS[1]))
-        _set_lobe(a, t, s, g, normal, 2, -mean_dir, 0.4 * amp_t[normal], 0.27 * stretch[normal],
-                  0.07 * stretch[normal], tp.T)
+        _set_lobe(a, t, s, g, normal, 2, -mean_dir, 0.4 * amp_t[normal], J_POINT_S + 0.29 * stretch[normal],
+                  0.06 * stretch[normal], tp.T)
     else:
         a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * amp_t[normal, None]
-        t[np.ix_(normal, tc)] = tp.NORMAL_T[tc] * stretch[normal, None]
+        t[np.ix_(normal, tc)] = J_POINT_S + delay + (tp.NORMAL_T[tc] - J_POINT_S) * stretch[normal, None]
         s[np.ix_(normal, tc)] = tp.NORMAL_SIGMA[tc] * stretch[normal, None]
 
     # Premature ventricular beats: wide bizarre QRS along the ectopic direction, discordant T.
@@ -117,6 +123,6 @@ def beat_parameters(
         amp_e = patient.size * jitter[pvc]
         _set_lobe(a, t, s, g, pvc, 0, d1, 1.4 * amp_e, -0.03, 0.024, tp.ECTOPIC)
         _set_lobe(a, t, s, g, pvc, 1, d2, 0.9 * amp_e, 0.035, 0.026, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, 2, -_unit(1.4 * d1 + 0.9 * d2), 0.45 * amp_e, 0.33 * stretch[pvc],
+        _set_lobe(a, t, s, g, pvc, 2, -_unit(1.4 * d1 + 0.9 * d2), 0.45 * amp_e, J_POINT_S + 0.3 * stretch[pvc],
                   0.08 * stretch[pvc], tp.ECTOPIC)
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}

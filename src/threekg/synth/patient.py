@@ -24,7 +24,7 @@ class PatientParams:
     size: float  # depolarisation amplitude factor (heart size x body habitus), ~0.65-1.35
     p_amp: float  # P-wave amplitude factor
     t_amp: float  # T-wave amplitude factor
-    qrs_width: float  # QRS duration factor, 0.9-1.1
+    qrs_width: float  # QRS duration factor, 0.97-1.15
     p_width: float  # P-wave duration factor, 0.85-1.15
     pr_shift: float  # s added to the template PR interval (negative = shorter), normal range
     hr_quantile: float  # position of the heart rate inside the rhythm's range, 0-1
@@ -52,7 +52,7 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
         size=size,
         p_amp=float(rng.uniform(0.75, 1.3)),
         t_amp=float(rng.uniform(0.7, 1.3)),
-        qrs_width=float(rng.uniform(0.9, 1.1)),
+        qrs_width=float(rng.uniform(0.97, 1.15)),
         p_width=float(rng.uniform(0.85, 1.15)),
         pr_shift=float(rng.uniform(-0.025, 0.015)),
         hr_quantile=float(rng.random()),
