@@ -33,3 +33,19 @@ def test_lead_names_in_any_case() -> None:
     assert [normalise_lead_name(n.upper()) for n in LEADS] == list(LEADS)
     assert [normalise_lead_name(n.lower()) for n in LEADS] == list(LEADS)
     assert normalise_lead_name("vx") is None
+
+
+def test_dipolar_projection_is_a_rank_3_near_idempotent_map() -> None:
+    from threekg.vcg import KORS, dipolar_projection, expand_8_to_12, select_8_from_12
+
+    rng = np.random.default_rng(2)
+    ecg = derive_limb_leads(rng.normal(size=(3, 12, 40)))
+    p = dipolar_projection(ecg)
+    np.testing.assert_allclose(p, vcg_to_ecg(ecg_to_vcg(ecg)), atol=1e-12)
+    m = expand_8_to_12() @ DOWER @ INVERSE_DOWER @ select_8_from_12()
+    assert np.linalg.matrix_rank(m) == 3
+    # T D = I3 up to the rounding of the published matrices, so projecting twice changes little.
+    assert np.abs(dipolar_projection(p) - p).max() < 0.02 * np.abs(p).max()
+    assert np.linalg.matrix_rank(expand_8_to_12() @ DOWER @ KORS @ select_8_from_12()) == 3
+    t = dipolar_projection(torch.from_numpy(ecg), matrix="kors")
+    np.testing.assert_allclose(t.numpy(), dipolar_projection(ecg, matrix="kors"), atol=1e-12)

@@ -139,3 +139,14 @@ def derive_limb_leads(ecg: ArrayLike) -> ArrayLike:
     if ecg.shape[-2] != len(LEADS):
         raise ValueError(f"expected 12 leads on axis -2, got shape {tuple(ecg.shape)}")
     return _matmul_leads(expand_8_to_12() @ select_8_from_12(), ecg)
+
+
+def dipolar_projection(ecg: ArrayLike, matrix: VcgMatrix = "inverse_dower") -> ArrayLike:
+    """The dipolar part of 12-lead ECGs, E D T P ecg: (..., 12, T) -> (..., 12, T).
+
+    This is what the non-residual 3KG transform returns for zero rotation and unit scale; the
+    difference ``ecg - dipolar_projection(ecg)`` is the non-dipolar remainder the residual variant keeps.
+    """
+    if ecg.shape[-2] != len(LEADS):
+        raise ValueError(f"expected 12 leads on axis -2, got shape {tuple(ecg.shape)}")
+    return _matmul_leads(expand_8_to_12() @ DOWER @ to_vcg_matrix(matrix) @ select_8_from_12(), ecg)
