@@ -22,8 +22,10 @@ from threekg import __version__
 # Order shown in --help follows the pipeline: data -> augment -> pretrain -> evaluate -> report.
 COMMANDS: tuple[str, ...] = (
     "download",
+    "synth",
     "prepare",
     "augment",
+    "pretrain",
     "evaluate",
     "report",
     "experiment",
