@@ -23,6 +23,7 @@ from threekg import __version__
 COMMANDS: tuple[str, ...] = (
     "download",
     "synth",
+    "synth",
     "prepare",
     "augment",
     "pretrain",
