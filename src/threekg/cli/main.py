@@ -23,7 +23,6 @@ from threekg import __version__
 COMMANDS: tuple[str, ...] = (
     "download",
     "synth",
-    "synth",
     "prepare",
     "augment",
     "pretrain",
