@@ -96,13 +96,14 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads"
     )
-    print(f"batch {b} x 12 x {args.samples} float32, median of {args.repeats} runs")
-    for name, t in (
+    print(f"load average (1, 5, 15 min) before: {load_before}, after: {os.getloadavg()} (shared machine)")
+    print(f"batch {b} x 12 x {args.samples} float32, median of {args.repeats} interleaved runs")
+    for name, secs in (
         ("3kg view (batched)", t_view),
         ("per-sample NumPy/SciPy loop", t_loop),
         ("x.clone()", t_copy),
     ):
-        print(f"  {name:30s} {t * 1e3:9.2f} ms/batch  {b / t:12,.0f} ECGs/s")
+        print(f"  {name:30s} {secs * 1e3:9.2f} ms/batch  {b / secs:12,.0f} ECGs/s")
     print(f"speed-up over the per-sample loop: {t_loop / t_view:.1f}x (goal >= 10x)")
     print(f"time relative to a plain copy:     {t_view / t_copy:.2f}x (goal <= 3x)")
 
