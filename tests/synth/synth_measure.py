@@ -1,7 +1,7 @@
 """Independent ECG measurements for the generator's tests (they know nothing of its parameters).
 
 All work on (12, T) signals in LEADS order, mV; designed for noise-free records (baseline 0).
-Intervals: QRS from the spatial velocity of the 8 independent leads (threshold 4 % of the beat's
+Intervals: QRS from the spatial velocity of the 8 independent leads (threshold 6 % of the beat's
 peak velocity, gaps < 20 ms merged); P onset where the spatial magnitude first exceeds 10 % of the
 P-wave peak; T end by the tangent method on the lead with the largest T wave.
 """
@@ -40,7 +40,7 @@ def r_peaks(ecg: np.ndarray, fs: float) -> np.ndarray:
     return peaks
 
 
-def qrs_bounds(ecg: np.ndarray, fs: float, peak: int, fraction: float = 0.04) -> tuple[int, int]:
+def qrs_bounds(ecg: np.ndarray, fs: float, peak: int, fraction: float = 0.06) -> tuple[int, int]:
     """QRS onset and offset (samples) around a detected peak."""
     v = spatial_velocity(ecg, fs)
     lo, hi = max(0, peak - round(0.15 * fs)), min(len(v), peak + round(0.15 * fs))
@@ -148,3 +148,47 @@ def t_polarity(ecg: np.ndarray, fs: float, lead: int = V5) -> float:
         x = ecg[lead, b.qrs_off + round(0.06 * fs) : nxt.qrs_on - round(0.1 * fs)]
         out.append(np.sign(x[np.argmax(np.abs(x))]))
     return float(np.median(out))
+
+
+def p_wave_consistency(ecg: np.ndarray, fs: float, lead: int = 1) -> float:
+    """Mean correlation between consecutive beats of the 200 ms before each QRS onset (P region).
+
+    A P wave locked to the QRS gives ~1; fibrillatory waves, not locked, give much less.
+    """
+    segs = [ecg[lead, b.qrs_on - round(0.2 * fs) : b.qrs_on - round(0.02 * fs)]
+            for b in beats(ecg, fs) if b.qrs_on > round(0.2 * fs)]
+    cors = [np.corrcoef(a, b)[0, 1] for a, b in zip(segs[:-1], segs[1:], strict=True)]
+    return float(np.mean(cors))
+
+
+def tq_frequency_hz(ecg: np.ndarray, fs: float, lead: int = V1) -> float:
+    """Dominant frequency of the activity between T end and next QRS (zero crossings of the detrended
+    signal in [R + 0.45 s, next QRS onset - 0.05 s] windows of at least 0.2 s)."""
+    crossings, duration = 0, 0.0
+    bs = beats(ecg, fs, skip_edges_s=0.3)
+    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+        lo, hi = b.r + round(0.45 * fs), nxt.qrs_on - round(0.05 * fs)
+        if hi - lo < 0.2 * fs:
+            continue
+        x = ecg[lead, lo:hi]
+        x = x - np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+        crossings += int(np.sum(np.signbit(x[1:]) != np.signbit(x[:-1])))
+        duration += len(x) / fs
+    return crossings / (2.0 * duration) if duration else float("nan")
+
+
+def terminal_qrs_mean_mv(ecg: np.ndarray, fs: float, lead: int, ms: float = 40.0) -> float:
+    """Median over beats of the mean of ``lead`` in the last ``ms`` of the QRS."""
+    k = round(ms / 1000 * fs)
+    return float(np.median([ecg[lead, b.qrs_off - k : b.qrs_off].mean() for b in beats(ecg, fs)]))
+
+
+def initial_qrs_min_mv(ecg: np.ndarray, fs: float, lead: int, ms: float = 30.0) -> float:
+    """Median over beats of the minimum of ``lead`` in the first ``ms`` of the QRS (a q wave is negative)."""
+    k = round(ms / 1000 * fs)
+    return float(np.median([ecg[lead, b.qrs_on : b.qrs_on + k].min() for b in beats(ecg, fs)]))
+
+
+def qrs_area(ecg: np.ndarray, fs: float, lead: int) -> float:
+    """Net QRS area of ``lead`` summed over beats (mV x samples)."""
+    return float(sum(ecg[lead, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs)))
