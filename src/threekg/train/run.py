@@ -126,11 +126,14 @@ def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> str:
     return "fresh"
 
 
+def _on_cuda(trainer_cfg: Mapping[str, Any]) -> bool:
+    return torch.cuda.is_available() and trainer_cfg["accelerator"] in ("auto", "gpu", "cuda")
+
+
 def _precision(config: dict[str, Any]) -> str:
     precision = str(config["trainer"]["precision"])
     if precision == "auto":
-        gpu = torch.cuda.is_available() and config["trainer"]["accelerator"] in ("auto", "gpu", "cuda")
-        return "16-mixed" if gpu else "32-true"
+        return "16-mixed" if _on_cuda(config["trainer"]) else "32-true"
     return "32-true" if precision == "32" else precision
 
 
@@ -304,6 +307,10 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
 def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
     t = config["trainer"]
     world = _world(t)
+    sync_bn = bool(t["sync_batchnorm"]) and world > 1
+    if sync_bn and not _on_cuda(t):
+        log.warning("trainer.sync_batchnorm: SyncBatchNorm needs CUDA; BatchNorm statistics stay per process")
+        sync_bn = False
     checkpoint = ModelCheckpoint(
         dirpath=run / "checkpoints", filename="step-{step}", every_n_train_steps=int(t["checkpoint_every_n_steps"]),
         save_top_k=-1, save_last=True, save_on_train_epoch_end=False, auto_insert_metric_name=False,
@@ -316,7 +323,7 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
         accelerator=t["accelerator"], devices=t["devices"], num_nodes=int(t["num_nodes"]), strategy=t["strategy"],
         precision=_precision(config),  # type: ignore[arg-type]
         max_steps=max_steps, max_epochs=-1, accumulate_grad_batches=int(t["accumulate"]),
-        deterministic=bool(t["deterministic"]), sync_batchnorm=bool(t["sync_batchnorm"]) and world > 1,
+        deterministic=bool(t["deterministic"]), sync_batchnorm=sync_bn,
         use_distributed_sampler=False, log_every_n_steps=int(t["log_every_n_steps"]),
         logger=[
             CSVLogger(run, name="logs", version="csv", flush_logs_every_n_steps=int(t["checkpoint_every_n_steps"])),
