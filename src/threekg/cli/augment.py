@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "draw an ECG and two 3KG views (plus VCG loops) to a PNG"
@@ -41,18 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from threekg.augment.views import draw_threekg_views
+    from threekg.data import DatasetError, RecordError
 
-    out = draw_threekg_views(
-        args.src,
-        args.out,
-        index=args.index,
-        seed=args.seed,
-        angle=args.angle,
-        scale=args.scale,
-        scale_low=args.scale_low,
-        mask_ratio=args.mask_ratio,
-        residual=args.residual,
-        matrix=args.matrix,
-    )
+    try:
+        out = draw_threekg_views(
+            args.src,
+            args.out,
+            index=args.index,
+            seed=args.seed,
+            angle=args.angle,
+            scale=args.scale,
+            scale_low=args.scale_low,
+            mask_ratio=args.mask_ratio,
+            residual=args.residual,
+            matrix=args.matrix,
+        )
+    except (IndexError, ValueError, DatasetError, RecordError, FileNotFoundError) as err:
+        print(f"threekg augment: {err}", file=sys.stderr)
+        return 2
     print(f"wrote {out}")
     return 0
