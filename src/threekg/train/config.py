@@ -161,7 +161,7 @@ def get(config: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def validate(config: Mapping[str, Any]) -> None:
+def validate(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the key for a value of the wrong type or out of range."""
     if str(get(config, "trainer.precision")) in ("32", "32-true"):
         config["trainer"]["precision"] = "32"

@@ -1,0 +1,88 @@
+"""Method definitions: view shapes, which rows are positives, registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from threekg.augment import build_pipeline
+from threekg.ssl.methods import METHODS, Method, build_method, register_method
+
+
+def batch(b: int = 4, t: int = 200, seed: int = 0, paired: bool = False) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    out = {"x": torch.randn(b, 12, t, generator=g), "index": torch.arange(10, 10 + b),
+           "patient": torch.tensor([0, 0, 1, 2][:b]), "batch": torch.zeros(b, dtype=torch.int64)}
+    if paired:
+        out["x2"] = torch.randn(b, 12, t, generator=g)
+    return out
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("name", ["3kg", "3kg-spatial", "3kg-temporal", "3kg-rotation", "3kg-scaling",
+                                  "3kg-residual", "3kg-kors", "simclr"])
+def test_augmentation_methods_are_two_draws_of_their_pipeline(name: str) -> None:
+    method = build_method(name, fs=100.0)
+    data = batch()
+    views, indexes = method.make_views(data, gen(5))
+    assert views.shape == (8, 12, 200) and indexes.tolist() == [10, 11, 12, 13] * 2
+    # exactly the pipeline applied twice with the same generator stream
+    pipe = build_pipeline(name, fs=100.0)
+    g = gen(5)
+    expected = torch.cat([pipe(data["x"], generator=g), pipe(data["x"], generator=g)])
+    torch.testing.assert_close(views, expected, rtol=0, atol=0)
+    assert not torch.equal(views[:4], views[4:])
+    again, _ = method.make_views(data, gen(5))
+    assert torch.equal(views, again)
+
+
+def test_patient_positives_use_patient_codes() -> None:
+    _, indexes = build_method("3kg", fs=100.0, patient_positives=True).make_views(batch(), gen())
+    assert indexes.tolist() == [0, 0, 1, 2] * 2
+
+
+def test_cmsc_views_are_adjacent_halves_of_the_crop() -> None:
+    method = build_method("cmsc", fs=100.0)
+    assert method.crop_factor == 2 and not method.paired
+    data = batch(t=200)
+    views, indexes = method.make_views(data, gen(1))
+    assert views.shape == (8, 12, 100) and indexes.tolist() == [10, 11, 12, 13] * 2
+    x = data["x"]
+    for i in range(4):
+        # the loader crop is 2 x 100 = 200 samples: the two segments tile it exactly, in order
+        assert torch.equal(torch.cat([views[i], views[4 + i]], dim=-1), x[i])
+
+
+def test_pclr_pairs_the_two_recordings_with_patient_indexes() -> None:
+    method = build_method("pclr", fs=100.0)
+    assert method.paired
+    data = batch(paired=True)
+    views, indexes = method.make_views(data, None)
+    assert torch.equal(views, torch.cat([data["x"], data["x2"]]))
+    assert indexes.tolist() == [0, 0, 1, 2] * 2
+    with pytest.raises(ValueError, match="x2"):
+        method.make_views(batch(), None)
+
+
+def test_registry_accepts_new_methods_and_rejects_bad_names_and_options() -> None:
+    class Flip(Method):
+        name = "flip-test"
+
+        def make_views(self, batch, generator):  # type: ignore[no-untyped-def]
+            return torch.cat([batch["x"], -batch["x"]]), batch["index"].repeat(2)
+
+    register_method("flip-test")(lambda fs: Flip())
+    try:
+        views, _ = build_method("flip-test", fs=100.0).make_views(batch(), None)
+        assert views.shape[0] == 8
+        with pytest.raises(ValueError, match="already registered"):
+            register_method("flip-test")(lambda fs: Flip())
+    finally:
+        del METHODS["flip-test"]
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        build_method("nope", fs=100.0)
+    with pytest.raises(ValueError, match="method '3kg': bad options"):
+        build_method("3kg", fs=100.0, patient_positive=True)
