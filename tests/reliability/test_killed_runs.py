@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ def kill_points(seed: int, window: float, n: int) -> list[float]:
     return [float(d) for d in np.diff(points, prepend=0.0)]
 
 
-def kill_and_resume(target: str, kwargs: dict[str, object], started: Callable[[], bool], delays: list[float],
+def kill_and_resume(target: str, kwargs: dict[str, Any], started: Callable[[], bool], delays: list[float],
                     check_partial: Callable[[], None], logs: Path) -> list[killing.Outcome]:
     """Kill ``target`` once per delay (checking the partial state each time), then run it to the end."""
     outcomes = []
@@ -51,7 +52,7 @@ def kill_and_resume(target: str, kwargs: dict[str, object], started: Callable[[]
 
 # -- prepare ---------------------------------------------------------------------------------------
 
-def _prepare_kwargs(src: Path, out: Path) -> dict[str, object]:
+def _prepare_kwargs(src: Path, out: Path) -> dict[str, Any]:
     return {"src": src, "out": out, "chunk_size": 4, **tiny.PREPARE}
 
 
@@ -103,7 +104,7 @@ def test_prepare_killed_many_times_equals_uninterrupted(tmp_path: Path) -> None:
 
 # -- pretrain --------------------------------------------------------------------------------------
 
-def _pretrain_kwargs(data: Path, run: Path, steps: int) -> dict[str, object]:
+def _pretrain_kwargs(data: Path, run: Path, steps: int) -> dict[str, Any]:
     overrides = [*tiny.PRETRAIN, f"trainer.max_steps={steps}", "trainer.checkpoint_every_n_steps=3"]
     return {"data_dir": data, "method": "3kg", "out": run, "preset": "cpu-small", "overrides": overrides,
             "resume": True}

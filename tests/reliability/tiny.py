@@ -23,5 +23,5 @@ def tree(root: Path, n: int = 60, seed: int = 0) -> Path:
 
 def dataset(root: Path, n: int = 60) -> Path:
     """``root/data``: a prepared dataset made from :func:`tree` (n - n // 10 records)."""
-    prepare(tree(root / "raw", n), root / "data", **PREPARE)  # type: ignore[arg-type]
+    prepare(tree(root / "raw", n), root / "data", **PREPARE)
     return root / "data"
