@@ -8,6 +8,7 @@ P-wave peak; T end by the tangent method on the lead with the largest T wave.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy.signal import find_peaks
 
 from threekg.leads import INDEPENDENT_INDEX, LEADS
 
-I, AVF, V1, V5 = (LEADS.index(x) for x in ("I", "aVF", "V1", "V5"))
+LEAD_I, AVF, V1, V5 = (LEADS.index(x) for x in ("I", "aVF", "V1", "V5"))
 
 
 @dataclass
@@ -103,11 +104,9 @@ def pr_interval_ms(ecg: np.ndarray, fs: float) -> float:
 def qt_interval_ms(ecg: np.ndarray, fs: float) -> tuple[float, float]:
     """Median QT (ms) by the tangent method and Bazett QTc (ms) with the mean RR."""
     bs = beats(ecg, fs)
-    lead = max((1, 7, 8, 9, 10), key=lambda k: float(np.abs(ecg[k]).max()))
     qts = []
-    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+    for b, nxt in itertools.pairwise(bs):
         lo, hi = b.qrs_off + round(0.06 * fs), min(nxt.qrs_on - round(0.05 * fs), b.r + round(0.7 * fs))
-        x = ecg[lead, lo:hi]
         # the lead with the largest T in this beat
         lead_b = max(range(12), key=lambda k: float(np.abs(ecg[k, lo:hi]).max()))
         x = ecg[lead_b, lo:hi]
@@ -125,7 +124,7 @@ def qt_interval_ms(ecg: np.ndarray, fs: float) -> tuple[float, float]:
 
 def qrs_axis_deg(ecg: np.ndarray, fs: float) -> float:
     """Frontal QRS axis (degrees) from the net QRS area in leads I and aVF."""
-    a_i = sum(ecg[I, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs))
+    a_i = sum(ecg[LEAD_I, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs))
     a_f = sum(ecg[AVF, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs))
     return float(np.degrees(np.arctan2(a_f, a_i)))
 
@@ -144,7 +143,7 @@ def t_polarity(ecg: np.ndarray, fs: float, lead: int = V5) -> float:
     """Median sign (+1/-1) of the T-wave peak in ``lead``."""
     out = []
     bs = beats(ecg, fs)
-    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+    for b, nxt in itertools.pairwise(bs):
         x = ecg[lead, b.qrs_off + round(0.06 * fs) : nxt.qrs_on - round(0.1 * fs)]
         out.append(np.sign(x[np.argmax(np.abs(x))]))
     return float(np.median(out))
@@ -157,7 +156,7 @@ def p_wave_consistency(ecg: np.ndarray, fs: float, lead: int = 1) -> float:
     """
     segs = [ecg[lead, b.qrs_on - round(0.2 * fs) : b.qrs_on - round(0.02 * fs)]
             for b in beats(ecg, fs) if b.qrs_on > round(0.2 * fs)]
-    cors = [np.corrcoef(a, b)[0, 1] for a, b in zip(segs[:-1], segs[1:], strict=True)]
+    cors = [np.corrcoef(a, b)[0, 1] for a, b in itertools.pairwise(segs)]
     return float(np.mean(cors))
 
 
@@ -166,7 +165,7 @@ def tq_frequency_hz(ecg: np.ndarray, fs: float, lead: int = V1) -> float:
     signal in [R + 0.45 s, next QRS onset - 0.05 s] windows of at least 0.2 s)."""
     crossings, duration = 0, 0.0
     bs = beats(ecg, fs, skip_edges_s=0.3)
-    for b, nxt in zip(bs[:-1], bs[1:], strict=True):
+    for b, nxt in itertools.pairwise(bs):
         lo, hi = b.r + round(0.45 * fs), nxt.qrs_on - round(0.05 * fs)
         if hi - lo < 0.2 * fs:
             continue

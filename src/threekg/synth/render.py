@@ -53,6 +53,9 @@ def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.n
     return rz @ ry @ rx
 
 
+_WINDOW_GRID = 1.25
+
+
 def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
     """Sum every Gaussian of every beat into (N, groups, 3, T) VCG buffers, mV."""
     rec = np.concatenate([np.full(len(s.r_times), i) for i, s in enumerate(specs)])
@@ -61,29 +64,33 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
     cen = np.concatenate([s.centre for s in specs]) + r[:, None]
     sig = np.concatenate([s.sigma for s in specs])
     grp = np.concatenate([s.group for s in specs])
-    halves = [int(np.ceil(4.0 * sig[:, c].max() * fs)) if np.any(amp[:, c]) else 0 for c in range(tp.N_COLUMNS)]
-    pad = max(halves) + 1
+    # Window half-widths: 4 sigma rounded up to a fixed geometric grid, so a beat's window depends on
+    # its own width only (never on the rest of the batch: records do not depend on the batching).
+    on_all = amp != 0.0
+    level = np.zeros(amp.shape, dtype=np.int64)
+    level[on_all] = np.ceil(np.log(np.maximum(4.0 * sig[on_all] * fs, 1.0)) / np.log(_WINDOW_GRID))
+    pad = int(np.ceil(_WINDOW_GRID ** level.max())) + 1
     m = n + 2 * pad  # padded length: windows never fall outside, so no masking is needed
     index_parts, value_parts = [], []
     for c in range(tp.N_COLUMNS):
-        on = np.flatnonzero(amp[:, c] != 0.0)
-        if len(on) == 0:
-            continue
-        centre = cen[on, c]
-        keep = (centre > -pad / fs + halves[c] / fs) & (centre < (n + pad - halves[c] - 1) / fs)
-        on, centre = on[keep], centre[keep]
-        offsets = np.arange(-halves[c], halves[c] + 1)
-        start = np.rint(centre * fs).astype(np.int64)
-        inv = (1.0 / sig[on, c]).astype(np.float32)
-        val = (offsets / fs).astype(np.float32)[None, :] + (start / fs - centre).astype(np.float32)[:, None]
-        val *= inv[:, None]
-        np.square(val, out=val)
-        val *= np.float32(-0.5)
-        np.exp(val, out=val)
-        val *= amp[on, c].astype(np.float32)[:, None]
-        base = ((rec[on] * tp.N_GROUPS + grp[on, c]) * 3 + tp.COLUMN_AXIS[c]) * m + start + pad
-        index_parts.append((base[:, None] + offsets[None, :]).ravel())
-        value_parts.append(val.ravel())
+        for lev in np.unique(level[on_all[:, c], c]):
+            on = np.flatnonzero(on_all[:, c] & (level[:, c] == lev))
+            half = int(np.ceil(_WINDOW_GRID**lev))
+            centre = cen[on, c]
+            visible = (centre * fs + half >= 0) & (centre * fs - half < n)
+            on, centre = on[visible], centre[visible]
+            offsets = np.arange(-half, half + 1)
+            start = np.rint(centre * fs).astype(np.int64)
+            inv = (1.0 / sig[on, c]).astype(np.float32)
+            val = (offsets / fs).astype(np.float32)[None, :] + (start / fs - centre).astype(np.float32)[:, None]
+            val *= inv[:, None]
+            np.square(val, out=val)
+            val *= np.float32(-0.5)
+            np.exp(val, out=val)
+            val *= amp[on, c].astype(np.float32)[:, None]
+            base = ((rec[on] * tp.N_GROUPS + grp[on, c]) * 3 + tp.COLUMN_AXIS[c]) * m + start + pad
+            index_parts.append((base[:, None] + offsets[None, :]).ravel())
+            value_parts.append(val.ravel())
     size = len(specs) * tp.N_GROUPS * 3 * m
     if not index_parts:
         return np.zeros((len(specs), tp.N_GROUPS, 3, n))
