@@ -12,6 +12,8 @@ with one process on the concatenated batch:
 * ``unequal``: 3 + 5 samples, and ids shared across ranks (patient-style positives that live on
   different processes).
 * ``nogather``: negatives only local; must NOT match (the test has teeth).
+* ``torchgather``: ``torch.distributed.nn.functional.all_gather`` instead of our gather (equal
+  sizes only): it matches too, so either is correct; ours also handles unequal local batches.
 
 Logged loss = mean over ranks of the returned local loss (Lightning's ``sync_dist=True`` mean).
 """
@@ -19,11 +21,13 @@ Logged loss = mean over ranks of the returned local loss (Lightning's ``sync_dis
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 import torch.multiprocessing as mp
 from torch import nn
 
@@ -32,7 +36,7 @@ from threekg.ssl.losses import NTXentLoss, nt_xent
 
 WORLD = 2
 N_SAMPLES, T = 8, 64
-SPLITS = {"eval": [4, 4], "train": [4, 4], "unequal": [3, 5], "nogather": [4, 4]}
+SPLITS = {"eval": [4, 4], "train": [4, 4], "unequal": [3, 5], "nogather": [4, 4], "torchgather": [4, 4]}
 
 
 def _model() -> nn.Module:
@@ -63,14 +67,22 @@ def _rank_inputs(scenario: str, r: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _worker(r: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=r, world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=r, world_size=WORLD, timeout=timedelta(seconds=120)
+    )
     try:
         for scenario in SPLITS:
             model = nn.parallel.DistributedDataParallel(_model())
             model.train(scenario == "train")
             loss_fn = NTXentLoss(temperature=0.1, gather_distributed=scenario != "nogather")
             inputs, idx = _rank_inputs(scenario, r)
-            loss = loss_fn(model(inputs), idx)
+            if scenario == "torchgather":
+                z = model(inputs)
+                z_all = torch.cat(dist_nn.all_gather(z))
+                idx_all = torch.cat(dist_nn.all_gather(idx))
+                loss = nt_xent(z, idx, 0.1, z_all=z_all, indexes_all=idx_all, anchor_offset=r * len(idx))
+            else:
+                loss = loss_fn(model(inputs), idx)
             loss.backward()
             logged = loss.detach().clone()
             dist.all_reduce(logged)
@@ -110,7 +122,8 @@ def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict
 
 
 @pytest.mark.ddp
-@pytest.mark.parametrize("scenario", ["eval", "train", "unequal"])
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("scenario", ["eval", "train", "unequal", "torchgather"])
 def test_ddp_gather_equals_single_process(ddp_results: dict[str, list[dict]], scenario: str) -> None:
     ref_loss, ref_grads = _reference(scenario)
     ranks = ddp_results[scenario]
@@ -123,6 +136,7 @@ def test_ddp_gather_equals_single_process(ddp_results: dict[str, list[dict]], sc
 
 
 @pytest.mark.ddp
+@pytest.mark.timeout(300)
 def test_ddp_without_gather_differs(ddp_results: dict[str, list[dict]]) -> None:
     ref_loss, ref_grads = _reference("nogather")
     res = ddp_results["nogather"][0]
