@@ -1,0 +1,125 @@
+"""Numerical faults: NaN or inf in a batch, a diverging loss, NaN stored in a prepared dataset.
+
+Wanted every time: a clear stop naming the step, the last good checkpoint kept and loadable
+(``weights_only=True``, finite weights), no ``DONE`` and no ``encoder.safetensors`` claiming a
+finished run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from threekg.train import NonFiniteLossError, find_checkpoint, pretrain
+
+from . import tiny
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny.dataset(tmp_path_factory.mktemp("numdata"), n=60)
+
+
+def _assert_clean_stop(err: pytest.ExceptionInfo[NonFiniteLossError], run: Path, step: int, good_step: int) -> None:
+    message = str(err.value)
+    assert f"step {step}" in message and str(run) in message, message
+    assert "\n" not in message.strip(), "the stop message must be one line"
+    assert not (run / "DONE").exists()
+    assert not (run / "encoder.safetensors").exists()
+    good = find_checkpoint(run)
+    assert good is not None and str(good) in message, f"the message must name the last good checkpoint: {message}"
+    ckpt = torch.load(good, map_location="cpu", weights_only=True)
+    assert int(ckpt["global_step"]) == good_step
+    bad = [k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    assert not bad, f"the kept checkpoint holds non-finite tensors: {bad[:5]}"
+
+
+def _overrides(*extra: str) -> list[str]:
+    return [*tiny.PRETRAIN, "trainer.max_steps=6", "trainer.checkpoint_every_n_steps=2", *extra]
+
+
+def test_nan_in_a_batch_stops_at_that_step_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        pretrain(data, "3kg", run, overrides=_overrides("debug.nan_at_step=5"))
+    _assert_clean_stop(err, run, step=5, good_step=4)
+
+
+class InjectInf(L.Callback):
+    """Writes +inf into one sample of the batch of the given (1-based) optimizer step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if trainer.global_step + 1 == self.step:
+            batch["x"][1, 4, 17] = float("inf")
+
+
+def test_inf_in_a_batch_stops_at_that_step_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        pretrain(data, "3kg", run, overrides=_overrides(), callbacks=[InjectInf(3)])
+    _assert_clean_stop(err, run, step=3, good_step=2)
+
+
+def test_diverging_learning_rate_stops_with_the_last_finite_checkpoint(data: Path, tmp_path: Path) -> None:
+    """Adam at lr 1e30: the first update leaves weights ~1e30 (finite), the next forward overflows."""
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        pretrain(data, "3kg", run, overrides=_overrides("optim.lr=1e30", "trainer.checkpoint_every_n_steps=1"))
+    _assert_clean_stop(err, run, step=2, good_step=1)
+
+
+def test_stopped_run_is_not_taken_as_complete_by_a_rerun(data: Path, tmp_path: Path) -> None:
+    """Re-running without --resume refuses the half run; with --resume and the fault gone it finishes."""
+    from threekg.train import RunDirError
+
+    run = tmp_path / "run"
+    short = "trainer.max_steps=4"
+    with pytest.raises(NonFiniteLossError):
+        pretrain(data, "3kg", run, overrides=_overrides(short, "debug.nan_at_step=3"))
+    with pytest.raises(RunDirError, match="incomplete run"):
+        pretrain(data, "3kg", run, overrides=_overrides(short))
+    pretrain(data, "3kg", run, overrides=_overrides(short, "debug.nan_at_step=null"), resume=True)
+    assert (run / "DONE").exists() and (run / "encoder.safetensors").exists()
+
+
+@pytest.fixture
+def nan_data(data: Path, tmp_path: Path) -> Path:
+    """A copy of the prepared dataset with one NaN written into record 7's signals after prepare."""
+    bad = tmp_path / "nan-data"
+    shutil.copytree(data, bad)
+    signals = np.load(bad / "signals.npy", mmap_mode="r+")
+    signals[7, 2, 40] = np.nan
+    signals.flush()
+    del signals
+    return bad
+
+
+def test_nan_in_a_prepared_dataset_stops_pretraining_cleanly(nan_data: Path, tmp_path: Path) -> None:
+    """Every record is drawn within the first epoch (54 records, batch 16: by step 4)."""
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLossError) as err:
+        pretrain(nan_data, "3kg", run, overrides=_overrides())
+    assert "step" in str(err.value)
+    assert not (run / "DONE").exists() and not (run / "encoder.safetensors").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="a NaN stored in signals.npy is not caught: evaluate embeds it and the "
+                   "LBFGS probe dies with 'value cannot be converted to type float without overflow'")
+def test_nan_in_a_prepared_dataset_is_named_by_evaluate(nan_data: Path, tmp_path: Path) -> None:
+    from threekg.evaluate import EvalOptions, evaluate
+
+    options = EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, crop_seconds=None, progress=False,
+                          arch={"name": "resnet18-small"})
+    with pytest.raises(ValueError, match=r"(?i)(nan|finite).*(A0000|record|signals)|(A0000|record|signals).*(nan|finite)"):
+        evaluate(nan_data, ["random"], tmp_path / "eval", options)
+    assert not (tmp_path / "eval" / "metrics.json").exists()
