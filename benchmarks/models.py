@@ -1,6 +1,6 @@
 """Encoder and loss speed on this CPU.
 
-Measures forward + backward of each preset encoder on a (32, 12, 500) batch (5 s at 100 Hz), and
+Best-of-N wall times. Measures forward + backward of each preset encoder on a (32, 12, 500) batch (5 s at 100 Hz), and
 the multi-positive NT-Xent (forward + backward, 2 x 32 views, 128-d) against a baseline: the
 textbook SimCLR NT-Xent (cross-entropy against the partner view) on the same tensors. Prints the
 ratios. Run: ``.venv/bin/python benchmarks/models.py [--threads 2] [--repeats 5]``.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 
@@ -30,7 +29,7 @@ def _time_ms(fn: Callable[[], None], repeats: int, warmup: int = 2) -> float:
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return min(times)  # best of: the least disturbed by other processes on a shared machine
 
 
 def _simclr(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
