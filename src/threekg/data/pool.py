@@ -1,13 +1,24 @@
-"""Run chunk tasks on a process pool, results in task order, with a bounded number in flight."""
+"""Run chunk tasks on a process pool, results in task order, with a bounded number in flight.
+
+Start method (``THREEKG_PREPARE_START=fork|forkserver|spawn`` overrides it, for benchmarks):
+
+* ``fork`` when this process has a single thread: workers inherit the already imported readers
+  for free, and with one thread no lock can be held at fork time, so it is safe.
+* ``forkserver`` otherwise (e.g. once ``torch`` is imported: it starts a thread at import, and its
+  thread pools make ``fork`` unsafe). The server preloads ``__main__`` and
+  :mod:`threekg.data.worker` once and forks each worker from itself, so the ~4 s import of
+  ``scipy.signal`` is paid once per pool, not once per worker as with ``spawn``.
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+WORKER_MODULE = "threekg.data.worker"
 
 
 def default_workers() -> int:
@@ -18,21 +29,47 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_chunks(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int | None) -> Iterator[Any]:
-    """Yield ``fn(task)`` for each task, in order.
+def thread_count() -> int:
+    """OS threads of this process (Python and native), 0 when unknown."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
-    ``workers=1`` runs in this process. Otherwise a process pool (``fork`` when torch is not loaded, else ``spawn``) runs them with at most
-    ``2 * workers`` results in flight, so memory stays flat however many tasks there are.
+
+def start_method() -> str:
+    """The start method :func:`run_chunks` uses now (see the module docstring)."""
+    forced = os.environ.get("THREEKG_PREPARE_START")
+    available = mp.get_all_start_methods()
+    if forced:
+        if forced not in available:
+            raise ValueError(f"THREEKG_PREPARE_START={forced!r}: not one of {available}")
+        return forced
+    if "fork" in available and thread_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in available else "spawn"
+
+
+def run_chunks(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int | None) -> Iterator[Any]:
+    """Return an iterator of ``fn(task)`` for each task, in order.
+
+    ``workers=1`` runs in this process. Otherwise the pool is started *now* (before the caller
+    starts threads, such as a progress bar's monitor) and runs at most ``2 * workers`` tasks in
+    flight, so memory stays flat however many tasks there are. ``fn`` must live in an importable
+    module (:mod:`threekg.data.worker`).
     """
     n = default_workers() if workers is None else max(1, int(workers))
     if n == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield fn(task)
-        return
-    # fork is cheap (no re-import of scipy/pandas) but unsafe once torch's thread pools exist.
-    method = "fork" if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules else "spawn"
+        return (fn(task) for task in tasks)
+    method = start_method()
     ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["__main__", WORKER_MODULE])
     pool = ctx.Pool(min(n, len(tasks)))
+    return _ordered(pool, fn, tasks, n)
+
+
+def _ordered(pool: Any, fn: Callable[[Any], Any], tasks: Sequence[Any], n: int) -> Iterator[Any]:
     try:
         pending: deque[Any] = deque()
         it = iter(tasks)

@@ -33,10 +33,10 @@ from threekg.data.dataset import (
     write_csv_atomic,
     write_json_atomic,
 )
-from threekg.data.errors import RecordError
 from threekg.data.labelsets import get_label_set
 from threekg.data.pool import run_chunks
-from threekg.data.sources import Candidate, Processing, Source, open_source, process_candidate
+from threekg.data.sources import Candidate, Processing, Source, open_source
+from threekg.data.worker import run_chunk
 from threekg.leads import LEADS
 
 log = logging.getLogger(__name__)
@@ -74,26 +74,6 @@ def reason_kind(reason: str) -> str:
 
 def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, n)) for a in range(0, n, size)]
-
-
-def _run_chunk(args: tuple[list[Candidate], Processing]) -> tuple[np.ndarray, list[list[Any]]]:
-    """Worker: process candidates; returns accepted signals (k, 12, T) and per-candidate outcomes."""
-    cands, proc = args
-    rows: list[np.ndarray] = []
-    outcomes: list[list[Any]] = []
-    for c in cands:
-        try:
-            signal, row = process_candidate(c, proc)
-        except RecordError as exc:
-            outcomes.append([c.record, "rejected", exc.reason])
-            continue
-        except Exception as exc:  # a reader bug must not kill the run; the reason names it
-            outcomes.append([c.record, "rejected", f"unexpected error: {type(exc).__name__}: {exc}"])
-            continue
-        rows.append(signal)
-        outcomes.append([c.record, "ok", row])
-    empty = np.zeros((0, len(LEADS), proc.n_samples), dtype=proc.dtype)
-    return (np.stack(rows) if rows else empty), outcomes
 
 
 def _read_journal(path: Path, n_chunks: int) -> list[dict[str, Any]]:
@@ -212,9 +192,10 @@ def _run(partial: Path, cands: list[Candidate], proc: Processing, options: dict[
 def _results(todo: list[Any], workers: int | None, progress: bool, total: int, initial: int) -> Iterator[Any]:
     from tqdm import tqdm
 
+    results = run_chunks(run_chunk, todo, workers)  # the pool starts before the bar's monitor thread
     bar = tqdm(total=total, initial=initial, unit="rec", disable=not progress, desc="prepare")
     try:
-        for result in run_chunks(_run_chunk, todo, workers):
+        for result in results:
             bar.update(len(result[1]))
             yield result
     finally:

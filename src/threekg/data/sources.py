@@ -16,37 +16,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from threekg.data.errors import RecordError
 from threekg.data.npyfile import read_header
-from threekg.data.record import read_record, validate_signal
-from threekg.data.resample import fix_length
+from threekg.data.worker import Candidate, Processing, process_candidate, read_array_row
+
+__all__ = [
+    "FORMATS",
+    "Candidate",
+    "Processing",
+    "Source",
+    "arrays_shape",
+    "detect_format",
+    "open_source",
+    "process_candidate",
+    "read_array_row",
+    "read_labels_csv",
+]
 
 FORMATS = ("auto", "cinc", "ptbxl", "wfdb", "arrays")
 _META_COLUMNS = ("record", "patient_id", "age", "sex", "strat_fold")
 
-
-@dataclass(frozen=True)
-class Candidate:
-    """One record to try: ``ref`` is a header path (WFDB kinds) or a row index (arrays)."""
-
-    record: str
-    ref: str | int
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Processing:
-    """What every candidate goes through: resample to ``fs`` Hz, ``n_samples`` long, ``dtype``."""
-
-    fs: float
-    n_samples: int
-    short: str
-    dtype: str
-    needs_dx: bool
-    src: str
-    kind: str
-    arrays_fs: float = 0.0
-    arrays_key: str = ""
 
 
 @dataclass
@@ -177,18 +165,6 @@ def arrays_shape(path: Path) -> tuple[int, int, int, str]:
     return int(shape[0]), 12, int(shape[2]), key
 
 
-def read_array_row(path: Path, key: str, index: int) -> np.ndarray:
-    """Row ``index`` (12, T) of a ``.npy`` (memory-mapped) or ``.npz`` member (streamed), as float64."""
-    if not key:
-        return np.asarray(np.load(path, mmap_mode="r")[index], dtype=np.float64)
-    with zipfile.ZipFile(path) as zf, zf.open(key) as fh:
-        _, shape, fortran, dtype = read_header(fh)  # type: ignore[arg-type]
-        if fortran:
-            raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
-        row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
-        fh.seek(fh.tell() + index * row_bytes)
-        return np.frombuffer(fh.read(row_bytes), dtype=dtype).reshape(shape[1:]).astype(np.float64)
-
 
 def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None, min_likelihood: float) -> Source:
     """List the candidates of a collection (sorted by relative path / row order)."""
@@ -215,42 +191,3 @@ def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None, min_like
     return Source(kind, src, keep, "csv", csv_columns=columns, rejected_upfront=rejected)
 
 
-def process_candidate(c: Candidate, p: Processing) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read, validate, resample and crop one candidate.
-
-    Returns:
-        signal (12, n_samples) in ``p.dtype`` (mV) and its ``records.csv`` row.
-
-    Raises:
-        RecordError: the one-line reason it goes to ``rejected.csv``.
-    """
-    meta = dict(c.meta)
-    if p.kind == "arrays":
-        assert isinstance(c.ref, int)
-        signal = read_array_row(Path(p.src), p.arrays_key, c.ref)
-        validate_signal(c.record, signal)
-        fs_in, source_file = p.arrays_fs, f"{Path(p.src).name}[{c.ref}]"
-    else:
-        rec = read_record(str(c.ref))
-        signal, fs_in = rec.signal, rec.fs
-        source_file = Path(str(c.ref)).relative_to(p.src).as_posix()
-        if "codes" not in meta:
-            if p.needs_dx and not rec.has_dx:
-                raise RecordError(str(c.ref), "no # Dx in header")
-            if p.needs_dx and not rec.codes:
-                raise RecordError(str(c.ref), "empty # Dx")
-            meta["codes"] = rec.codes
-        meta.setdefault("age", rec.age)
-        meta.setdefault("sex", rec.sex)
-    try:
-        out = fix_length(signal, fs_in, p.fs, p.n_samples, p.short)
-    except ValueError as exc:
-        raise RecordError(str(c.ref), str(exc)) from None
-    row: dict[str, Any] = {
-        "record": c.record, "source_file": source_file, "patient_id": str(meta.get("patient_id") or c.record),
-        "age": meta.get("age"), "sex": meta.get("sex") or "", "fs_original": float(fs_in),
-        "n_samples_original": int(signal.shape[1]), "codes": ";".join(meta.get("codes", [])),
-    }
-    if "strat_fold" in meta:
-        row["strat_fold"] = int(meta["strat_fold"])
-    return out.astype(p.dtype), row
