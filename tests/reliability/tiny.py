@@ -15,9 +15,16 @@ PRETRAIN = ["data.batch_size=16", "trainer.progress_bar=false", "trainer.log_eve
 """pretrain overrides on top of the cpu-small preset (resnet18-small, 100 Hz, 2.5 s crops)."""
 
 
+DX = ("426783006", "164889003", "426783006,164889003")  # NSR, AF, both: every class has positives and negatives
+
+
 def tree(root: Path, n: int = 60, seed: int = 0) -> Path:
-    """A challenge-format tree of ``n`` records, every tenth broken (see ``corrupt_tree``)."""
-    make_tree(root, n=n, bad_every=10, seed=seed)
+    """A challenge-format tree of ``n`` records, every tenth broken (see ``corrupt_tree``); the good
+    ones labelled NSR, AF or both in rotation."""
+    made = make_tree(root, n=n, bad_every=10, seed=seed)
+    for i, name in enumerate(made.good):
+        hea = next(root.glob(f"*/{name}.hea"))
+        hea.write_text(hea.read_text().replace("#Dx: 426783006,164889003", f"#Dx: {DX[i % 3]}"))
     return root
 
 
