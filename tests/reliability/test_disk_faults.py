@@ -37,7 +37,7 @@ PREPARE_FILES = ("signals.npy", "labels.npy", "records.csv", "rejected.csv", "ma
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A raw tree, its prepared dataset, a 2-step run and an evaluation of it (made once)."""
-    from threekg.evaluate import EvalOptions, evaluate
+    from threekg.evaluate import evaluate
 
     root = tmp_path_factory.mktemp("disk")
     data = tiny.dataset(root, n=60)
@@ -46,7 +46,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _eval_options():  # type: ignore[no-untyped-def]
+def _eval_options():
     from threekg.evaluate import EvalOptions
 
     return EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, crop_seconds=None, progress=False)
@@ -62,12 +62,12 @@ def _digests(folder: Path) -> dict[str, str]:
 def test_prepare_disk_full_leaves_no_complete_looking_dataset_and_rerun_finishes(base: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with faults.disk_full(out, budget=40_000) as disk, pytest.raises(OSError) as err:
-        prepare(base / "raw", out, **tiny.PREPARE)  # type: ignore[arg-type]
+        prepare(base / "raw", out, **tiny.PREPARE)
     assert disk.failures == 1 and "No space left" in str(err.value)
     assert not (out / "manifest.json").exists()
     with pytest.raises(DatasetError, match="not a complete prepared dataset"):
         open_dataset(out)
-    prepare(base / "raw", out, **tiny.PREPARE)  # type: ignore[arg-type]
+    prepare(base / "raw", out, **tiny.PREPARE)
     for name in PREPARE_FILES:
         assert (out / name).read_bytes() == (base / "data" / name).read_bytes(), name
 
@@ -77,7 +77,7 @@ def test_disk_full_does_not_touch_a_complete_dataset(base: Path, tmp_path: Path)
     disk is full: nothing is written into it, it still opens and is byte-for-byte the same."""
     before = _digests(base / "data")
     with faults.disk_full(base / "data", budget=0) as disk:
-        summary = prepare(base / "raw", base / "data", **tiny.PREPARE)  # type: ignore[arg-type]
+        summary = prepare(base / "raw", base / "data", **tiny.PREPARE)
         assert summary.status == "complete"
     assert disk.failures == 0 and _digests(base / "data") == before
     assert len(open_dataset(base / "data")) == 54
@@ -86,7 +86,7 @@ def test_disk_full_does_not_touch_a_complete_dataset(base: Path, tmp_path: Path)
 def test_prepare_into_an_unwritable_folder_names_it(base: Path, tmp_path: Path) -> None:
     out = faults.unwritable(tmp_path)
     with pytest.raises(OSError, match=UNWRITABLE) as err:
-        prepare(base / "raw", out, **tiny.PREPARE)  # type: ignore[arg-type]
+        prepare(base / "raw", out, **tiny.PREPARE)
     assert str(out.parent) in str(err.value)
 
 
@@ -194,7 +194,7 @@ def test_download_disk_full_keeps_part_files_unverified_and_rerun_finishes(tmp_p
     with _server(tmp_path / "server") as url:
         with faults.disk_full(dest, budget=30_000) as disk:
             try:
-                summary = download("ptbxl", dest, base_url=url, **opts)  # type: ignore[arg-type]
+                summary = download("ptbxl", dest, base_url=url, **opts)
                 assert not summary.ok
             except OSError:
                 pass
@@ -202,7 +202,7 @@ def test_download_disk_full_keeps_part_files_unverified_and_rerun_finishes(tmp_p
         for rel, data in files.items():  # nothing incomplete sits under a final name
             path = dest / rel
             assert not path.exists() or path.read_bytes() == data, rel
-        summary = download("ptbxl", dest, base_url=url, **opts)  # type: ignore[arg-type]
+        summary = download("ptbxl", dest, base_url=url, **opts)
     assert summary.ok
     assert {rel: (dest / rel).read_bytes() for rel in files} == files
 
@@ -249,7 +249,7 @@ CLI_BUGS = {
 }
 
 
-def _case(command: str, fault: str):  # type: ignore[no-untyped-def]
+def _case(command: str, fault: str):
     bug = CLI_BUGS.get((command, fault))
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(command, fault, marks=marks, id=f"{command}-{fault}")
