@@ -85,8 +85,8 @@ def beat_parameters(
     amp_q = patient.size * resp * jitter
     width = patient.qrs_width
     if "LBBB" in labels:
-        widths = rng.uniform(0.015, 0.017)
-        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.006, 0.044), strict=True)):
+        widths = rng.uniform(0.017, 0.019)
+        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.002, 0.038), strict=True)):
             _set_lobe(a, t, s, g, normal, lobe, direction, amp * amp_q[normal], ctr * width, widths, tp.QRS)
     else:
         if "RBBB" in labels:
@@ -121,8 +121,8 @@ def beat_parameters(
         d1 = np.asarray(patient.ectopic_dir)
         d2 = _unit(d1 + 0.6 * _unit(np.cross(d1, [0.0, 0.0, 1.0]) + 1e-6))
         amp_e = patient.size * jitter[pvc]
-        _set_lobe(a, t, s, g, pvc, 0, d1, 1.4 * amp_e, -0.03, 0.024, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, 1, d2, 0.9 * amp_e, 0.035, 0.026, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, 2, -_unit(1.4 * d1 + 0.9 * d2), 0.45 * amp_e, J_POINT_S + 0.3 * stretch[pvc],
+        _set_lobe(a, t, s, g, pvc, 0, d1, 1.3 * amp_e, -0.03, 0.024, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, 1, d2, 0.85 * amp_e, 0.035, 0.026, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, 2, -_unit(1.3 * d1 + 0.85 * d2), 0.45 * amp_e, J_POINT_S + 0.3 * stretch[pvc],
                   0.08 * stretch[pvc], tp.ECTOPIC)
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}

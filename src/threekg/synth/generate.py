@@ -57,7 +57,7 @@ def make_spec(
     axis_key = "LAD" if "LAD" in labels else "RAD" if "RAD" in labels else "normal"
     axis_u = float(rng.random())
     low_v = float(rng.uniform(*LOW_VOLTAGE_MV))
-    fw = (float(rng.uniform(5.0, 7.5)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.04, 0.1)),
+    fw = (float(rng.uniform(5.0, 7.5)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.025, 0.07)),
           *(float(x) for x in rng.uniform(0, 2 * np.pi, 3)))
     direction = np.array([-0.35, 0.45, -0.8]) + rng.normal(0.0, 0.15, 3)
     direction /= np.linalg.norm(direction)
