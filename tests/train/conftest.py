@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from threekg.data import write_dataset
 from threekg.vcg import vcg_to_ecg
@@ -56,3 +58,12 @@ def single_patient_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 records, one per patient."""
     return make_dataset(tmp_path_factory.mktemp("data") / "single", n=16, patients_per_record=1, seed=1)
 
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One torch thread: on the shared 2-core machine, 2 threads make these small ops ~20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,8 +8,9 @@ would have seen, whatever the number of DataLoader workers:
   ``default_rng([seed, e])`` of the records, cut into global batches of ``batch_size x world``
   (the incomplete tail batch of each epoch is dropped); process ``rank`` takes its slice. Each
   item it yields is ``(record, batch_number, position_in_global_batch)``.
-* :class:`CropDataset` draws the crop start (and, for PCLR, the partner recording) from
-  ``default_rng([seed, batch_number, position])`` and returns float32 tensors.
+* :class:`CropDataset` reads a whole batch at once (``__getitems__``; use ``collate_fn=
+  passthrough``), drawing the crop starts (and, for PCLR, the partner recordings) from
+  ``default_rng([seed, batch_number, position of the first item])``.
 
 Augmentations are not applied here: they run on the device on whole batches (see
 :mod:`threekg.train.module`).
@@ -82,6 +83,11 @@ class StepBatchSampler(Sampler[list[Item]]):
             k += 1
 
 
+def passthrough(batch: Any) -> Any:
+    """DataLoader ``collate_fn`` for :meth:`CropDataset.__getitems__`, which already collates."""
+    return batch
+
+
 def patient_codes(records: pd.DataFrame, source: str) -> np.ndarray:
     """Integer patient code per record (N,) int64, from the ``patient_id`` column."""
     if "patient_id" not in records.columns:
@@ -115,8 +121,9 @@ class CropDataset(Dataset[dict[str, Any]]):
         paired: also return ``x2``, a crop of another recording of the same patient (PCLR), or
             an independent crop of the same recording when the patient has only one.
 
-    ``dataset[(record, batch, position)]`` returns ``{"x": (12, crop_samples) float32,
-    ["x2": (12, crop_samples) float32,] "index": int64, "patient": int64, "batch": int64}``.
+    ``dataset.__getitems__(items)`` returns ``{"x": (n, 12, crop_samples) float32,
+    ["x2": (n, 12, crop_samples) float32,] "index": (n,) int64, "patient": (n,) int64,
+    "batch": (n,) int64}``; ``dataset[item]`` the same for one item without the batch axis.
     """
 
     def __init__(
@@ -156,30 +163,49 @@ class CropDataset(Dataset[dict[str, Any]]):
         state["_signals"] = None  # never pickle the memory map into workers / spawned processes
         return state
 
-    def _crop(self, record: int, rng: np.random.Generator) -> torch.Tensor:
-        start = int(rng.integers(0, self.n_samples - self.crop_samples + 1))
-        crop = np.asarray(self.signals[record, :, start : start + self.crop_samples], dtype=np.float32)
+    def _crops(self, records: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+        """(n, 12, crop_samples) float32 windows ``[start, start + crop)`` of ``records``."""
+        signals, length = self.signals, self.crop_samples
+        out = np.empty((len(records), signals.shape[1], length), dtype=np.float32)
+        for i, (record, start) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
+            out[i] = signals[record, :, start : start + length]
         if self.normalize == "minmax":
-            full = self.signals[record]
-            span = float(np.max(full)) - float(np.min(full))
-            if not np.isfinite(span):
-                raise ValueError(f"{self.data_dir}: record {record} has non-finite samples")
-            if span > 0:
-                crop = crop / np.float32(span)
-        return torch.from_numpy(np.ascontiguousarray(crop))
+            for i, record in enumerate(records.tolist()):
+                full = np.asarray(signals[record])
+                span = float(full.max()) - float(full.min())
+                if not np.isfinite(span):
+                    raise ValueError(f"{self.data_dir}: record {record} has non-finite samples")
+                if span > 0:
+                    out[i] /= np.float32(span)
+        return torch.from_numpy(out)
+
+    def __getitems__(self, items: list[Item]) -> dict[str, Any]:
+        """A whole collated batch at once: ``{"x": (n, 12, crop) float32, ...}`` (see the class docstring).
+
+        The crop starts (and PCLR partners) of the items come from one generator seeded with
+        ``[seed, batch, position of the first item]``, so a batch is a pure function of the run
+        seed and the sampler's output.
+        """
+        records = np.fromiter((i[0] for i in items), dtype=np.int64, count=len(items))
+        _, batch, position = items[0]
+        rng = np.random.default_rng([self.seed, batch, position])
+        high = self.n_samples - self.crop_samples + 1
+        out: dict[str, Any] = {"x": self._crops(records, rng.integers(0, high, size=len(items)))}
+        if self.paired:
+            partners = np.array(
+                [int(p[rng.integers(0, len(p))]) if len(p) else int(r)
+                 for r, p in ((r, self.partners[r]) for r in records.tolist())],
+                dtype=np.int64,
+            )
+            out["x2"] = self._crops(partners, rng.integers(0, high, size=len(items)))
+        out["index"] = torch.from_numpy(records)
+        out["patient"] = torch.from_numpy(self.patients[records])
+        out["batch"] = torch.tensor([i[1] for i in items], dtype=torch.int64)
+        return out
 
     def __getitem__(self, item: Item) -> dict[str, Any]:
-        record, batch, position = item
-        rng = np.random.default_rng([self.seed, batch, position])
-        out: dict[str, Any] = {"x": self._crop(record, rng)}
-        if self.paired:
-            others = self.partners[record]
-            partner = int(others[rng.integers(0, len(others))]) if len(others) else record
-            out["x2"] = self._crop(partner, rng)
-        out["index"] = torch.tensor(record, dtype=torch.int64)
-        out["patient"] = torch.tensor(self.patients[record], dtype=torch.int64)
-        out["batch"] = torch.tensor(batch, dtype=torch.int64)
-        return out
+        """One item (``x`` (12, crop) float32, scalar tensors); the same as a batch of one."""
+        return {k: v[0] for k, v in self.__getitems__([item]).items()}
 
     def describe_pairs(self) -> str:
         """How many patients have several recordings (for PCLR logs)."""

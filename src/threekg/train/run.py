@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
-from threekg.train.data import CropDataset, StepBatchSampler
+from threekg.train.data import CropDataset, StepBatchSampler, passthrough
 from threekg.train.logs import merge_csv_parts, stash_csv
 from threekg.train.module import NonFiniteLossError, PretrainModule
 
@@ -156,7 +156,7 @@ class PretrainData(L.LightningDataModule):
         pin = trainer.strategy.root_device.type == "cuda" if pin == "auto" else bool(pin)
         workers = int(data["num_workers"])
         return DataLoader(
-            self.dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin,
+            self.dataset, batch_sampler=sampler, collate_fn=passthrough, num_workers=workers, pin_memory=pin,
             persistent_workers=workers > 0,
         )
 
