@@ -93,25 +93,25 @@ def test_prepare_into_an_unwritable_folder_names_it(base: Path, tmp_path: Path) 
 # -- pretrain --------------------------------------------------------------------------------------
 
 def _steps(n: int) -> list[str]:
-    return [*tiny.PRETRAIN, f"trainer.max_steps={n}", "trainer.checkpoint_every_n_steps=2"]
+    return [*tiny.PRETRAIN, f"trainer.max_steps={n}", "trainer.checkpoint_every_n_steps=1"]
 
 
 def test_pretrain_disk_full_while_checkpointing_keeps_the_last_good_one(base: Path, tmp_path: Path) -> None:
     """The disk fills half-way through the second checkpoint file written: the run stops without
-    DONE or encoder, a loadable step-2 checkpoint is found, and ``resume`` with space again ends
-    identical to an uninterrupted run."""
+    DONE or encoder, a loadable step-1 checkpoint is found, and ``resume`` with space again ends
+    identical to the uninterrupted 2-step run of the fixture."""
     size = (base / "run" / "checkpoints" / "last.ckpt").stat().st_size
     run = tmp_path / "run"
     disk_of_run = (run, Path(tempfile.gettempdir()))  # Lightning stages checkpoints in a temp file
     with faults.disk_full(*disk_of_run, budget=int(size * 1.5)) as disk, pytest.raises(OSError):
-        pretrain(base / "data", "3kg", run, overrides=_steps(4))
+        pretrain(base / "data", "3kg", run, overrides=_steps(2))
     assert disk.failures >= 1
     assert not (run / "DONE").exists() and not (run / "encoder.safetensors").exists()
     good = find_checkpoint(run)
     assert good is not None
-    assert int(torch.load(good, map_location="cpu", weights_only=True)["global_step"]) == 2
-    pretrain(base / "data", "3kg", run, overrides=_steps(4), resume=True)
-    ref = pretrain(base / "data", "3kg", tmp_path / "ref", overrides=_steps(4))
+    assert int(torch.load(good, map_location="cpu", weights_only=True)["global_step"]) == 1
+    pretrain(base / "data", "3kg", run, overrides=_steps(2), resume=True)
+    ref = base / "run"  # the same 2 steps, uninterrupted (checkpointing does not change training)
     from threekg.models import load_encoder
 
     a, b = load_encoder(run).state_dict(), load_encoder(ref).state_dict()
@@ -224,13 +224,13 @@ def _cli_cases(base: Path, tmp_path: Path, url: str) -> dict[str, tuple[list[str
     }
 
 
-def run_cli_with_fault(argv: list[str], fault_root: str | None, budget: int) -> int:
-    """Child process entry: ``threekg ARGV`` with the disk below ``fault_root`` full after ``budget`` bytes."""
+def run_cli_with_fault(argv: list[str], fault_roots: list[str], budget: int) -> int:
+    """Child process entry: ``threekg ARGV`` with the disk holding ``fault_roots`` full after ``budget`` bytes."""
     from threekg.cli.main import main
 
-    if fault_root is None:
+    if not fault_roots:
         return main(argv)
-    with faults.disk_full(Path(fault_root), budget=budget):
+    with faults.disk_full(*map(Path, fault_roots), budget=budget):
         return main(argv)
 
 
@@ -246,6 +246,8 @@ CLI_BUGS = {
     ("evaluate", "unwritable"): "cli/evaluate.py catches nothing: an uncreatable --out ends in a traceback",
     ("report", "disk_full"): "cli/report.py catches only MetricsFormatError/ValueError: ENOSPC ends in a traceback",
     ("report", "unwritable"): "cli/report.py: an uncreatable --out ends in a traceback",
+    ("download", "disk_full"): "download/runner.py:155 state.save() is unguarded: after clean per-file ENOSPC "
+                               "errors, writing the state file ends in a traceback",
 }
 
 
@@ -263,8 +265,8 @@ def test_cli_reports_disk_faults_in_one_line(base: Path, tmp_path: Path, command
         argv, _ = _cli_cases(base, tmp_path, url)[command]
         argv = [a.replace("OUT", str(out)) for a in argv]
         log = tmp_path / "cli.log"
-        outcome = killing.run(f"{__name__}:run_cli_with_fault", argv,
-                              str(out) if fault == "disk_full" else None, BUDGETS[command], log=log)
+        roots = [str(out), tempfile.gettempdir()] if fault == "disk_full" else []  # /tmp: the same disk
+        outcome = killing.run(f"{__name__}:run_cli_with_fault", argv, roots, BUDGETS[command], log=log)
     text = log.read_text()
     assert outcome.exitcode not in (0, None), f"exit {outcome.exitcode}: {text[-2000:]}"
     assert "Traceback" not in text, f"a traceback instead of a one-line error:\n{text[-3000:]}"
