@@ -16,8 +16,9 @@ mix two different data sets). Header::
     #Patient: SYNP000001
 
 The ``.mat`` holds variable ``val``, int16, 12 x N, 1000 units per mV (1 uV resolution).
-Every file is written to a temporary name and renamed; the header is written last, so a record is
-complete exactly when its ``.hea`` exists, and an interrupted run resumes where it stopped.
+The ``.mat`` is written first, then the header to a temporary name that is renamed, so a record is
+complete exactly when its ``.hea`` exists, and an interrupted run resumes where it stopped
+(rewriting any partial ``.mat``).
 """
 
 from __future__ import annotations
@@ -96,11 +97,11 @@ def header_text(name: str, val: np.ndarray, fs: float, meta: dict[str, Any]) -> 
 
 
 def write_record(base: Path, ecg: np.ndarray, fs: float, meta: dict[str, Any]) -> None:
-    """Write ``base.mat`` then ``base.hea`` (both atomically) for one (12, T) mV signal."""
+    """Write ``base.mat`` then ``base.hea`` (atomically, last) for one (12, T) mV signal."""
     val = to_digital(ecg, str(base))
     buf = io.BytesIO()
     scipy.io.savemat(buf, {"val": val}, format="4")
-    _atomic_write(base.with_suffix(".mat"), buf.getvalue())
+    base.with_suffix(".mat").write_bytes(buf.getvalue())  # no rename needed: the .hea marks completion
     _atomic_write(base.with_suffix(".hea"), header_text(base.name, val, fs, meta).encode())
 
 

@@ -54,6 +54,7 @@ def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.n
 
 
 _WINDOW_GRID = 1.25
+_NEGLIGIBLE_MV = 2.5e-4
 
 
 def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
@@ -64,11 +65,13 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
     cen = np.concatenate([s.centre for s in specs]) + r[:, None]
     sig = np.concatenate([s.sigma for s in specs])
     grp = np.concatenate([s.group for s in specs])
-    # Window half-widths: 4 sigma rounded up to a fixed geometric grid, so a beat's window depends on
+    # Window half-widths: 4 sigma or less (see below) rounded up to a fixed geometric grid, so a beat's window depends on
     # its own width only (never on the rest of the batch: records do not depend on the batching).
     on_all = amp != 0.0
     level = np.zeros(amp.shape, dtype=np.int64)
-    level[on_all] = np.ceil(np.log(np.maximum(4.0 * sig[on_all] * fs, 1.0)) / np.log(_WINDOW_GRID))
+    # half-width: where the Gaussian falls below 0.25 uV (at most 4 sigma), on the geometric grid
+    reach = np.minimum(4.0, np.sqrt(2.0 * np.log(np.maximum(np.abs(amp[on_all]) / _NEGLIGIBLE_MV, 1.0))))
+    level[on_all] = np.ceil(np.log(np.maximum(reach * sig[on_all] * fs, 1.0)) / np.log(_WINDOW_GRID))
     pad = int(np.ceil(_WINDOW_GRID ** level.max())) + 1
     m = n + 2 * pad  # padded length: windows never fall outside, so no masking is needed
     index_parts, value_parts = [], []
