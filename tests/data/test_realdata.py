@@ -70,3 +70,37 @@ def test_ptb_frank_lower_case_1000hz(tmp_path: Path) -> None:
     assert len(ds) == 1 and ds.label_names == [] and ds.records["fs_original"].iloc[0] == 1000
     from scipy.signal import resample_poly
     np.testing.assert_allclose(ds.signals[0], resample_poly(rec.signal[:, :11000], 1, 2, axis=1)[:, :5000], atol=1e-5)
+
+
+def test_cinc2020_all_has_every_code_seen(tmp_path: Path) -> None:
+    src = shared_subdir("cinc2021-sample")
+    prepare(src, tmp_path / "c", fs=100, seconds=2, workers=1, progress=False, label_set="cinc2020-all")
+    ds = open_dataset(tmp_path / "c")
+    per_record = []
+    for rec in ds.records["record"]:
+        header = (src / f"{rec}.hea").read_text()
+        dx = next(line for line in header.splitlines() if line.lstrip("# ").lower().startswith("dx"))
+        per_record.append({c.strip() for c in dx.split(":", 1)[1].split(",") if c.strip()})
+    seen = set().union(*per_record)
+    assert set(ds.label_names) == seen and len(ds.label_names) == len(seen)
+    assert ds.label_names == sorted(ds.label_names, key=int)
+    for i, codes in enumerate(per_record):
+        assert {ds.label_names[j] for j in np.flatnonzero(ds.labels[i])} == codes
+    assert ds.manifest["codes_outside_label_set"] == {}
+
+
+@pytest.mark.parametrize("kind", ["rhythm", "form"])
+def test_ptbxl_rhythm_and_form_sets(tmp_path: Path, kind: str) -> None:
+    src = shared_subdir("ptbxl-500")
+    prepare(src, tmp_path / "p", fs=100, seconds=2, limit=60, workers=1, progress=False, label_set=f"ptbxl-{kind}")
+    ds = open_dataset(tmp_path / "p")
+    db = pd.read_csv(src / "ptbxl_database.csv", index_col="ecg_id")
+    st = pd.read_csv(src / "scp_statements.csv", index_col=0)
+    names = [c for c in st.index if st.loc[c, kind] == 1]
+    assert ds.label_names == names and len(names) == {"rhythm": 12, "form": 19}[kind]
+    for i, rec in ds.records.iterrows():
+        scp = ast.literal_eval(db.loc[int(rec["record"]), "scp_codes"])
+        # a diagnostic statement counts only with likelihood > 0 (default --ptbxl-min-likelihood)
+        expected = {c for c, lik in scp.items() if c in names and (st.loc[c, "diagnostic"] != 1 or lik > 0)}
+        assert {ds.label_names[j] for j in np.flatnonzero(ds.labels[i])} == expected
+    assert ds.labels.sum() > 0
