@@ -138,7 +138,6 @@ def test_epochs_sets_the_number_of_steps(tiny_data: Path, tmp_path: Path) -> Non
     assert json.loads((run / "DONE").read_text())["global_step"] == 4
 
 
-@pytest.mark.slow
 def test_loss_falls_on_structured_data(tiny_data: Path, tmp_path: Path) -> None:
     run = pretrain(tiny_data, "3kg", tmp_path / "run",
                    overrides=[*FAST, "trainer.max_steps=60", "optim.lr=1e-3", "trainer.checkpoint_every_n_steps=60"])
