@@ -107,3 +107,17 @@ def test_recordings_per_patient_share_the_patient() -> None:
 def test_other_sampling_rates_and_lengths() -> None:
     signals, _, _ = generate_batch(2, seed=1, fs=250, seconds=4)
     assert signals.shape == (2, 12, 1000)
+
+
+def test_low_sampling_rate_is_the_same_record() -> None:
+    """The rate only changes the sampling (and a half-sample anti-alias blur), not the heart."""
+    from threekg.synth import generate_record, sample_patient
+
+    patient = sample_patient(np.random.default_rng(3))
+    hi, _ = generate_record(patient, ["NSR"], fs=500, rng=np.random.default_rng(4), noise=False)
+    lo, _ = generate_record(patient, ["NSR"], fs=100, rng=np.random.default_rng(4), noise=False)
+    assert lo.shape == (12, 1000)
+    for lead in (L["II"], L["V2"], L["V5"]):
+        assert np.corrcoef(lo[lead], hi[lead, ::5])[0, 1] > 0.97
+    # the blur (a recorder's low-pass) costs the QRS some amplitude at 100 Hz, not most of it
+    assert 0.6 < np.ptp(lo[L["V5"]]) / np.ptp(hi[L["V5"]]) < 1.05

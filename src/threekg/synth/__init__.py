@@ -11,6 +11,7 @@ Python API::
 See docs/synth.md.
 """
 
+from threekg.synth.challenge import write_challenge_tree
 from threekg.synth.generate import generate_batch, generate_record, generate_records, record_plan
 from threekg.synth.labels import CLASSES, class_codes, sample_labels
 from threekg.synth.patient import PatientParams, sample_patient
@@ -25,4 +26,5 @@ __all__ = [
     "record_plan",
     "sample_labels",
     "sample_patient",
+    "write_challenge_tree",
 ]
