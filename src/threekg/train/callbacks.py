@@ -35,7 +35,7 @@ class Throughput(L.Callback):
             self._times.append(now - self._last)
             self._samples += int(batch["x"].shape[0]) * trainer.world_size
         self._last = now
-        if self._times and trainer.global_step % max(1, trainer.log_every_n_steps) == 0 and trainer.is_global_zero:
+        if self._times and trainer.global_step % max(1, int(getattr(trainer, "log_every_n_steps", 1))) == 0 and trainer.is_global_zero:
             seconds = sum(self._times)
             metrics = {"train/samples_per_s": self._samples / seconds, "train/step_s": seconds / len(self._times)}
             for logger in trainer.loggers:
