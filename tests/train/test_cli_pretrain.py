@@ -55,6 +55,7 @@ def test_two_process_cpu_ddp_run_completes_with_loadable_encoder(tiny_data: Path
     result = _cli("pretrain", str(tiny_data), "--method", "3kg", "--out", str(out), "--max-steps", "3",
                   "--batch-size", "4", "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu", *SETS)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "gathered from all 2 processes" in result.stderr
     done = json.loads((out / "DONE").read_text())
     assert done["global_step"] == 3
     encoder = load_encoder(out)

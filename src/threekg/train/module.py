@@ -66,6 +66,8 @@ class PretrainModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         world = self.trainer.world_size if self._trainer is not None else 1
         self.loss_fn.gather_distributed = world > 1
+        if world > 1 and self.global_rank == 0:
+            log.info("NT-Xent: embeddings gathered from all %d processes (with gradients) for the negatives", world)
 
     def on_fit_start(self) -> None:
         self.method.to(self.device)
