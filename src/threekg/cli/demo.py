@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(study_path("demo"), out=args.out, base_dir=Path.cwd())
     run_study(cfg, workers=args.workers)
     report = cfg.out / "report.html"
-    summary = cfg.out / "summary.md"
+    summary = cfg.out / "report_files" / "summary.md"
     print(f"\nreport: {report.resolve()}")
     if summary.exists():
         print(summary.read_text(encoding="utf-8"))

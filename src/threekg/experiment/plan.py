@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from threekg.experiment.config import StudyConfig
+from threekg.experiment.config import ConfigError, StudyConfig
 from threekg.experiment.steps import Step, file_digest, fingerprint, tree_signature
 
 # Rough a-priori seconds per unit of work on one 2-core CPU; only used for the "time left" display
@@ -39,6 +39,36 @@ def _clear(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
+
+
+def _evaluate_options(cfg: StudyConfig) -> dict[str, Any]:
+    """Keyword arguments of :class:`threekg.evaluate.EvalOptions` for this study.
+
+    Unless the study says otherwise, embeddings use the crop length the encoders were pretrained on
+    (the preset's ``data.crop_seconds`` and overrides), so the probe sees what the encoder learned on.
+    """
+    import dataclasses
+
+    from threekg.evaluate import EvalOptions
+    from threekg.train.config import load_defaults, load_preset
+
+    allowed = {f.name for f in dataclasses.fields(EvalOptions)} - {"device", "train", "progress"}
+    opts = dict(cfg.evaluate.options)
+    unknown = sorted(set(opts) - allowed)
+    if unknown:
+        raise ConfigError(f"evaluate.options: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+    if "crop_seconds" not in opts and cfg.pretrain.methods:
+        crop = cfg.pretrain.set.get("data.crop_seconds")
+        if crop is None:
+            crop = load_preset(cfg.pretrain.preset).get("data", {}).get("crop_seconds")
+        if crop is None:
+            crop = load_defaults()["data"]["crop_seconds"]
+        opts["crop_seconds"] = float(crop)
+    opts["fractions"] = tuple(cfg.evaluate.fractions)
+    opts["seeds"] = tuple(cfg.evaluate.seeds)
+    if "cache_dir" in opts:
+        opts["cache_dir"] = Path(opts["cache_dir"])
+    return opts
 
 
 def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None = None) -> list[Step]:
@@ -62,13 +92,17 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
                 _clear(raw_dir)
             write_challenge_tree(raw_dir, workers=workers, **opts)
 
+        def synth_complete(n: int = n_hint) -> bool:
+            # synth writes each record's .hea last and atomically: the tree is complete when all n exist
+            return (raw_dir / "synth.json").exists() and sum(1 for _ in raw_dir.rglob("*.hea")) == n
+
         synth_step = Step(
             name="synth",
             kind="synth",
             output=raw_dir,
             options=synth_opts,
             run=run_synth,
-            is_complete=lambda: (raw_dir / "DONE").exists(),
+            is_complete=synth_complete,
             result_digest=lambda: fingerprint([synth_opts, tree_signature(raw_dir)]),
             estimate_s=n_hint * float(synth_opts["fs"]) * float(synth_opts["seconds"]) * 12 * _SYNTH_S_PER_SAMPLE,
         )
@@ -179,18 +213,14 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
     if data_step is None:
         eval_options["data_digest"] = data_digest()
 
-    def run_evaluate(resume: bool) -> None:
-        from threekg.evaluate import evaluate
+    eval_kwargs = _evaluate_options(cfg)
+    eval_options["resolved"] = eval_kwargs
 
-        evaluate(
-            data_dir,
-            encoder_specs,
-            eval_dir,
-            fractions=cfg.evaluate.fractions,
-            seeds=cfg.evaluate.seeds,
-            device=device,
-            **cfg.evaluate.options,
-        )
+    def run_evaluate(resume: bool) -> None:
+        from threekg.evaluate import EvalOptions, evaluate
+
+        specs: list[Any] = list(encoder_specs)
+        evaluate(data_dir, specs, eval_dir, EvalOptions(device=device or "cpu", **eval_kwargs))
 
     eval_step = Step(
         name="evaluate",
