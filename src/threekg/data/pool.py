@@ -2,18 +2,19 @@
 
 Start method (``THREEKG_PREPARE_START=fork|forkserver|spawn`` overrides it, for benchmarks):
 
-* ``fork`` when this process has a single thread: workers inherit the already imported readers
-  for free, and with one thread no lock can be held at fork time, so it is safe.
-* ``forkserver`` otherwise (e.g. once ``torch`` is imported: it starts a thread at import, and its
-  thread pools make ``fork`` unsafe). The server preloads ``__main__`` and
-  :mod:`threekg.data.worker` once and forks each worker from itself, so the ~4 s import of
-  ``scipy.signal`` is paid once per pool, not once per worker as with ``spawn``.
+* ``fork`` unless torch is loaded: workers inherit the already imported readers for free. (A
+  "single OS thread" test was tried and dropped: NumPy's OpenBLAS starts idle threads at import,
+  so no process that has imported NumPy would ever fork.)
+* ``forkserver`` once ``torch`` is imported (its thread pools make ``fork`` unsafe). The server
+  preloads ``__main__`` and :mod:`threekg.data.worker` once and forks each worker from itself, so
+  the ~4 s import of ``scipy.signal`` is paid once per pool, not once per worker as with ``spawn``.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -29,14 +30,6 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def thread_count() -> int:
-    """OS threads of this process (Python and native), 0 when unknown."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return 0
-
-
 def start_method() -> str:
     """The start method :func:`run_chunks` uses now (see the module docstring)."""
     forced = os.environ.get("THREEKG_PREPARE_START")
@@ -45,7 +38,7 @@ def start_method() -> str:
         if forced not in available:
             raise ValueError(f"THREEKG_PREPARE_START={forced!r}: not one of {available}")
         return forced
-    if "fork" in available and thread_count() == 1:
+    if "fork" in available and "torch" not in sys.modules:
         return "fork"
     return "forkserver" if "forkserver" in available else "spawn"
 

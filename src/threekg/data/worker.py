@@ -1,8 +1,10 @@
 """What a prepare worker process runs: one chunk of candidates -> signals and outcomes.
 
-Kept light on purpose: importing this module (and what it imports: the WFDB/MATLAB readers,
-``numpy`` and ``scipy.signal``) must not import ``pandas`` or ``torch``, because ``spawn`` and
-``forkserver`` workers import it afresh. ``tests/data/test_pool.py`` checks this.
+Kept light: it needs only the WFDB/MATLAB readers, ``numpy`` and ``scipy.signal``, and must never
+import ``torch`` (``spawn``/``forkserver`` workers import it afresh; ``tests/data/test_pool.py``
+checks it). ``threekg/data/__init__.py`` still imports ``pandas`` eagerly (+~1 s per forkserver
+pool): a lazy package made ``from threekg.data import prepare`` return the *module* once
+``threekg.data.prepare`` had been imported.
 """
 
 from __future__ import annotations
