@@ -21,3 +21,23 @@ def test_every_command_has_help(name: str, capsys: pytest.CaptureFixture[str]) -
         parser.parse_args([name, "--help"])
     assert exc.value.code == 0
     assert len(capsys.readouterr().out) > 200, f"`threekg {name} --help` explains too little"
+
+
+def test_light_commands_do_not_import_torch() -> None:
+    """`threekg --version` and `threekg prepare --help` must not pay torch's import (seconds, ~400 MB):
+    prepare's worker processes can then fork instead of spawning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from threekg.cli.main import main\n"
+        "for argv in (['--version'], ['prepare', '--help'], ['synth', '--help'], ['--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "NO-TORCH"

@@ -37,7 +37,13 @@ def _load(name: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(f"threekg.cli.{name}")
 
 
-def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, sub-command arguments are added for that command alone.
+
+    Some commands list their choices from heavy modules (the pretraining methods import torch), so
+    ``main`` builds the arguments of the command being run only: ``threekg --version`` and
+    ``threekg prepare`` never import torch.
+    """
     parser = argparse.ArgumentParser(
         prog="threekg",
         description=(
@@ -56,13 +62,21 @@ def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
             description=(module.__doc__ or module.HELP).strip(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(p)
+        if only is None or name == only:
+            module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is one), if any."""
+    return next((a for a in argv if a in COMMANDS), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(argv)
+    parser = build_parser(only=command or "")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
