@@ -251,9 +251,14 @@ CLI_BUGS = {
 }
 
 
-def _case(command: str, fault: str):
+SLOW_CLI = ("pretrain", "evaluate")  # seconds of torch work each in the child: slow suite only
+
+
+def _case(command: str, fault: str):  # type: ignore[no-untyped-def]
     bug = CLI_BUGS.get((command, fault))
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    if command in SLOW_CLI:
+        marks.append(pytest.mark.slow)
     return pytest.param(command, fault, marks=marks, id=f"{command}-{fault}")
 
 
