@@ -254,7 +254,7 @@ CLI_BUGS = {
 SLOW_CLI = ("pretrain", "evaluate")  # seconds of torch work each in the child: slow suite only
 
 
-def _case(command: str, fault: str):  # type: ignore[no-untyped-def]
+def _case(command: str, fault: str):
     bug = CLI_BUGS.get((command, fault))
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     if command in SLOW_CLI:
