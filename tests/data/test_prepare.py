@@ -164,3 +164,16 @@ def test_labels_csv_and_arrays(tmp_path: Path) -> None:
         assert ds.records["record"].tolist() == ["a", "b", "d"] and ds.labels[:, 0].tolist() == [1, 0, 0]
         np.testing.assert_array_equal(ds.signals[2], arr[3])
         assert ds.rejected["reason"].tolist() == ["lead aVF: NaN or infinite values"]
+
+
+def test_patient_comment_sets_patient_id(tmp_path: Path) -> None:
+    """`#Patient: ID` (several recordings of one patient, as threekg synth writes) becomes patient_id;
+    records without it keep their record id."""
+    src = tmp_path / "src"
+    base = ("# Age: 60", "# Sex: Female", "# Dx: 426783006")
+    write_record(src, "A1", comments=(*base, "#Patient: P7"), seed=1)
+    write_record(src, "A2", comments=(*base, "# Patient: P7"), seed=2)
+    write_record(src, "A3", comments=base, seed=3)
+    prepare(src, tmp_path / "out", fs=100, seconds=5, label_set="cinc2020", workers=1, progress=False)
+    ds = open_dataset(tmp_path / "out")
+    assert dict(zip(ds.records["record"], ds.records["patient_id"], strict=True)) == {"A1": "P7", "A2": "P7", "A3": "A3"}

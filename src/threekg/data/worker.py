@@ -87,6 +87,8 @@ def process_candidate(c: Candidate, p: Processing) -> tuple[np.ndarray, dict[str
             meta["codes"] = rec.codes
         meta.setdefault("age", rec.age)
         meta.setdefault("sex", rec.sex)
+        if rec.comments.get("patient", "").strip():  # `#Patient: ID` (threekg synth, several recordings each)
+            meta.setdefault("patient_id", rec.comments["patient"].strip())
     try:
         out = fix_length(signal, fs_in, p.fs, p.n_samples, p.short)
     except ValueError as exc:
