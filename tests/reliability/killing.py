@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Not threekg.data.prepare: importing that module first makes `from threekg.data import prepare` return the
-# module (a bug reported by test_experiment_prepare_step_after_importing_the_prepare_module).
 _PRELOAD = ["numpy", "pandas", "torch", "lightning", "matplotlib.pyplot", "threekg.cli.main", "threekg.data",
             "threekg.train", "threekg.models", "threekg.synth", "threekg.evaluate", "threekg.report",
             "threekg.experiment", "threekg.download"]

@@ -281,9 +281,10 @@ def _experiment_kill_test(tmp_path: Path, n_kills: int, seed: int) -> None:
     assert (out / "report.html").read_text().rstrip().endswith("</html>")
 
 
-@pytest.mark.xfail(strict=True, reason="experiment/plan.py run_prepare does `from threekg.data import prepare`, "
-                   "which returns the MODULE once threekg.data.prepare was imported: 'module' object is not callable")
 def test_experiment_prepare_step_after_importing_the_prepare_module(tmp_path: Path) -> None:
+    """Regression: ``from threekg.data import prepare`` once returned the module after the submodule had
+    been imported (lazy package attributes), so the study's prepare step failed ('module' object is not
+    callable); fixed in the data package (fafc5e7)."""
     import threekg.data.prepare  # noqa: F401  (what `from threekg.data.prepare import prepare` does, too)
     from threekg.experiment import load_config
     from threekg.experiment.plan import build_plan
