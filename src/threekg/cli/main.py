@@ -16,6 +16,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from threekg import __version__
 
@@ -33,7 +34,7 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-def _load(name: str):  # type: ignore[no-untyped-def]
+def _load(name: str) -> ModuleType:
     return importlib.import_module(f"threekg.cli.{name}")
 
 
@@ -90,6 +91,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # Disk full, read-only or uncreatable outputs: one line naming the path and the reason.
+        # write(2) failures (ENOSPC) carry no file name: name the command's output instead.
+        where = exc.filename or f"writing below {_output_of(args)}"
+        print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+def _output_of(args: argparse.Namespace) -> str:
+    for name in ("out", "dest", "output"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return str(value)
+    return "the output folder"
 
 
 if __name__ == "__main__":

@@ -80,6 +80,14 @@ def crop_batch(x: torch.Tensor, crop_samples: int | None) -> torch.Tensor:
     return crops.reshape(-1, x.shape[1], length)
 
 
+class NonFiniteSignalError(ValueError):
+    """Signals that hold NaN or inf (a damaged prepared dataset); ``rows`` are their indices."""
+
+    def __init__(self, rows: list[int]) -> None:
+        self.rows = rows
+        super().__init__(f"non-finite (NaN/inf) values in signals at rows {rows[:10]}")
+
+
 @torch.no_grad()
 def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, batch_size: int = 64,
           device: str | torch.device = "cpu", progress: bool = True, desc: str = "embed") -> np.ndarray:
@@ -94,7 +102,12 @@ def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, bat
     out: list[np.ndarray] = []
     try:
         for i in tqdm(range(0, signals.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
-            x = torch.from_numpy(np.array(signals[i : i + batch_size], dtype=np.float32)).to(device)
+            batch = np.array(signals[i : i + batch_size], dtype=np.float32)
+            bad = ~np.isfinite(batch).all(axis=(1, 2))
+            if bad.any():
+                rows = (np.flatnonzero(bad) + i).tolist()
+                raise NonFiniteSignalError(rows)
+            x = torch.from_numpy(batch).to(device)
             z = encoder(crop_batch(x, crop_samples))
             out.append(z.reshape(x.shape[0], n_crops, -1).mean(dim=1).float().cpu().numpy())
     finally:

@@ -53,6 +53,9 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             specs.append(EncoderSpec(name or path, path))
             continue
         p = Path(path)
+        if p.is_dir() and ((p / "config.yaml").exists() or (p / "checkpoints").is_dir()) and not (p / "DONE").exists():
+            raise ValueError(f"encoder {item!r}: {p} is a pretraining run that did not finish (no DONE); "
+                             "resume it with `threekg pretrain ... --resume` or pass its encoder file explicitly")
         f = p / ENCODER_FILENAME if p.is_dir() else p
         if not f.is_file():
             raise ValueError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "

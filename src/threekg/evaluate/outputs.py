@@ -80,11 +80,13 @@ def _clean(obj: Any) -> Any:
 
 
 def write_outputs(out: Path, metrics: dict[str, Any]) -> None:
-    """Write metrics.json (atomically, strict JSON with NaN as null) and the three CSV tables."""
+    """Write the three CSV tables, then metrics.json, each atomically (temp file + rename).
+
+    metrics.json is the folder's completion marker (the report and ``threekg experiment`` look for it),
+    so it is written last: a folder with it always has its tables too.
+    """
     out = Path(out)
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, out / "metrics.json")
+    (out / "metrics.json").unlink(missing_ok=True)  # a re-run is incomplete until it is written again
     flat = ("encoder", "fraction", "seed", "n_train", "macro_auroc", "ci_low", "ci_high", "macro_auprc",
             "challenge_metric", "mode", "l2", "val_macro_auroc", "best_epoch")
     runs = metrics["runs"]
@@ -93,14 +95,23 @@ def write_outputs(out: Path, metrics: dict[str, Any]) -> None:
         row = {k: r.get(k) for k in flat}
         row.update({f"group_{g}": v for g, v in r["group_auroc"].items()})
         rows.append(row)
-    pd.DataFrame(rows).to_csv(out / "runs.csv", index=False)
+    _csv_atomic(pd.DataFrame(rows), out / "runs.csv")
     srows = []
     for s in metrics["summary"]:
         row = {k: v for k, v in s.items() if not isinstance(v, dict)}
         row.update({f"group_{g}": v for g, v in s["group_auroc_mean"].items()})
         srows.append(row)
-    pd.DataFrame(srows).to_csv(out / "summary.csv", index=False)
+    _csv_atomic(pd.DataFrame(srows), out / "summary.csv")
     prow = [{"encoder": r["encoder"], "fraction": r["fraction"], "seed": r["seed"], "class": c,
              "auroc": v, "auprc": r["per_class_auprc"].get(c)} for r in runs for c, v in r["per_class_auroc"].items()]
-    pd.DataFrame(prow, columns=["encoder", "fraction", "seed", "class", "auroc", "auprc"]).to_csv(
-        out / "per_class.csv", index=False)
+    _csv_atomic(pd.DataFrame(prow, columns=["encoder", "fraction", "seed", "class", "auroc", "auprc"]),
+                out / "per_class.csv")
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, out / "metrics.json")
+
+
+def _csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)

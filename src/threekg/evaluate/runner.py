@@ -23,6 +23,7 @@ from threekg.data import open_dataset
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
 from threekg.evaluate.embeddings import (
+    NonFiniteSignalError,
     cached_embeddings,
     dataset_fingerprint,
     file_sha256,
@@ -109,8 +110,13 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
         if not end_to_end:
             module = instantiate(spec, seed=0).to(opt.device)
             fp = file_sha256(spec.file()) if spec.kind == "checkpoint" else module_fingerprint(module)
-            z, path, hit = cached_embeddings(module, fp, ds.signals, dfp, cache_dir, crop, opt.batch_size,
-                                             opt.device, opt.progress, desc=f"embed {spec.name}")
+            try:
+                z, path, hit = cached_embeddings(module, fp, ds.signals, dfp, cache_dir, crop, opt.batch_size,
+                                                 opt.device, opt.progress, desc=f"embed {spec.name}")
+            except NonFiniteSignalError as err:
+                names = [str(ds.records["record"].iloc[r]) for r in err.rows[:10]]
+                raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
+                                 "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
         probe_cache: dict[bytes, tuple[np.ndarray, dict[str, Any]]] = {}
         for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):

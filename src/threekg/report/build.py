@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from html import escape
 from pathlib import Path
 
@@ -133,5 +134,11 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
     body += ["<details><summary>Every run</summary>", html.table(runs_table(data)), "</details>"]
     body += _sources_section(data)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html.page("threekg evaluation report", body), encoding="utf-8")
+    # Atomic: a full disk must never leave a truncated report.html that looks finished.
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_text(html.page("threekg evaluation report", body), encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
