@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        _quiet_libraries()
     if args.command is None:
         parser.print_help()
         return 2
@@ -97,6 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = exc.filename or f"writing below {_output_of(args)}"
         print(f"error: {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_libraries() -> None:
+    """Lightning's start-up chatter (accelerator lines, tips) and known third-party deprecation
+    warnings drown threekg's own progress lines; ``--verbose`` keeps them."""
+    import warnings
+
+    # Lightning sets its package loggers to INFO when it is imported (later, lazily); the chatter is
+    # logged on the rank_zero child loggers, whose level it leaves alone.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "pytorch_lightning.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*is deprecated")
+    warnings.filterwarnings("ignore", message=r".*The inplace keyword in DataFrame.set_index is deprecated")
 
 
 def _output_of(args: argparse.Namespace) -> str:
