@@ -120,9 +120,8 @@ def test_pretrain_disk_full_while_checkpointing_keeps_the_last_good_one(base: Pa
 
 # -- evaluate and report ---------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="evaluate writes metrics.json (the completion marker) BEFORE runs.csv, "
-                   "summary.csv, per_class.csv: a disk that fills after it leaves a complete-looking dir")
 def test_evaluate_disk_full_never_leaves_metrics_json_without_its_tables(base: Path, tmp_path: Path) -> None:
+    """Regression: metrics.json (the completion marker) used to be written before the tables."""
     from threekg.evaluate import evaluate
 
     out = tmp_path / "eval"
@@ -137,9 +136,8 @@ def test_evaluate_disk_full_never_leaves_metrics_json_without_its_tables(base: P
             assert (out / table).read_bytes() == (base / "eval" / table).read_bytes(), f"{table} is cut short"
 
 
-@pytest.mark.xfail(strict=True, reason="report/build.py writes report.html with write_text, not atomically: a full "
-                   "disk leaves a truncated report.html that `threekg experiment` then counts as done")
 def test_report_disk_full_leaves_no_truncated_report(base: Path, tmp_path: Path) -> None:
+    """Regression: report.html used to be written in place and left truncated."""
     from threekg.report import build_report
 
     out = tmp_path / "rep" / "report.html"
@@ -235,20 +233,9 @@ def run_cli_with_fault(argv: list[str], fault_roots: list[str], budget: int) -> 
 
 
 BUDGETS = {"prepare": 40_000, "pretrain": 200_000, "evaluate": 1_000, "report": 1_000, "download": 30_000}
-CLI_BUGS = {
-    ("prepare", "disk_full"): "cli/main.py catches no OSError: ENOSPC from prepare's pwrite ends in a traceback "
-                              "without the file name",
-    ("prepare", "unwritable"): "cli/main.py catches no OSError: an uncreatable --out ends in a traceback",
-    ("pretrain", "disk_full"): "cli/pretrain.py catches only Config/RunDir/NonFinite errors: ENOSPC while "
-                               "checkpointing ends in a traceback without the file name",
-    ("pretrain", "unwritable"): "cli/pretrain.py: an uncreatable --out ends in a traceback",
-    ("evaluate", "disk_full"): "cli/evaluate.py catches nothing: ENOSPC ends in a traceback without the file name",
-    ("evaluate", "unwritable"): "cli/evaluate.py catches nothing: an uncreatable --out ends in a traceback",
-    ("report", "disk_full"): "cli/report.py catches only MetricsFormatError/ValueError: ENOSPC ends in a traceback",
-    ("report", "unwritable"): "cli/report.py: an uncreatable --out ends in a traceback",
-    ("download", "disk_full"): "download/runner.py:155 state.save() is unguarded: after clean per-file ENOSPC "
-                               "errors, writing the state file ends in a traceback",
-}
+CLI_BUGS: dict[tuple[str, str], str] = {}
+"""(command, fault) -> the bug, for cases that are known to fail (marked strict xfail). All 9 that were
+listed here (tracebacks instead of one line) were fixed in ae77978."""
 
 
 SLOW_CLI = ("pretrain", "evaluate")  # seconds of torch work each in the child: slow suite only

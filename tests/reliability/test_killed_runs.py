@@ -180,11 +180,10 @@ def _extension_killed(data: Path, tmp_path: Path) -> Path:
     return run
 
 
-@pytest.mark.xfail(strict=True, reason="evaluate accepts a run dir without DONE (stale encoder.safetensors of an "
-                   "interrupted extension): encoders.parse_encoders checks only the file")
 def test_evaluate_refuses_a_run_whose_extension_did_not_finish(data: Path, tmp_path: Path) -> None:
     """The same state as a killed extension, reached in-process (cheaper): a 2-step run extended to 4
-    steps stops at step 3 (NaN hook), so DONE is gone and the 2-step encoder file remains."""
+    steps stops at step 3 (NaN hook), so DONE is gone and the 2-step encoder file remains.
+    Regression: evaluate used to score that stale encoder (fixed in ae77978)."""
     from threekg.evaluate import EvalOptions, evaluate
     from threekg.train import NonFiniteLossError, pretrain
 
