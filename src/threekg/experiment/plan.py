@@ -71,6 +71,13 @@ def _evaluate_options(cfg: StudyConfig) -> dict[str, Any]:
     return opts
 
 
+def _resolved_pretrain_config(cfg: StudyConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    from threekg.train.config import resolve_config
+
+    return resolve_config(cfg.pretrain.preset, config_file=cfg.pretrain.config,
+                          overrides=list(overrides.items()))
+
+
 def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None = None) -> list[Step]:
     """The steps of a study in execution order (synth, prepare, pretrain per method, evaluate, report)."""
     out = cfg.out
@@ -159,6 +166,8 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
             "preset": cfg.pretrain.preset,
             "overrides": overrides,
             "config_file": str(cfg.pretrain.config) if cfg.pretrain.config else None,
+            # the resolved options, so that an edited preset or config file is noticed too
+            "resolved": _resolved_pretrain_config(cfg, overrides),
         }
         if data_step is None:
             options["data_digest"] = data_digest()
@@ -172,7 +181,7 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
                 method,
                 run_dir,
                 preset=cfg.pretrain.preset,
-                overrides=[f"{k}={v}" for k, v in overrides.items()],
+                overrides=list(overrides.items()),
                 config_file=cfg.pretrain.config,
                 resume=resume and (run_dir / "checkpoints" / "last.ckpt").exists(),
                 overwrite=not resume,

@@ -203,6 +203,7 @@ def validate(config: dict[str, Any]) -> None:
     positive("trainer.checkpoint_every_n_steps")
     positive("trainer.log_every_n_steps")
     positive("debug.nan_at_step", allow_none=True)
+    positive("trainer.threads", allow_none=True)
     devices = get(config, "trainer.devices")
     if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
         raise ConfigError(f"option trainer.devices={devices!r}: expected a positive int or 'auto'")

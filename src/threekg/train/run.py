@@ -228,6 +228,8 @@ def pretrain(
     from threekg.models import build_encoder, build_head
     from threekg.ssl.methods import build_method
 
+    if config["trainer"].get("threads"):
+        torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(int(config["seed"]), workers=False, verbose=False)
     encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
     head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
