@@ -1,4 +1,4 @@
-"""The end-to-end demo on embedded synthetic data, sized for one 2-core CPU (about 15 minutes).
+"""The end-to-end demo on embedded synthetic data, sized for one 2-core CPU (2-7 minutes measured).
 
 It generates 2,000 synthetic 12-lead ECGs (1,000 patients, 100 Hz, 10 s) in the PhysioNet/CinC 2020
 format, prepares them, pretrains 3KG and SimCLR, evaluates both against a frozen random encoder with
