@@ -43,6 +43,9 @@ class ProbeResult:
         return 1.0 / (1.0 + np.exp(-logits))
 
 
+MAXCOR = 20
+"""L-BFGS memory (stored corrections); its bookkeeping costs O(MAXCOR x parameters) per call."""
+
 SMALL_PROBLEM = 50_000_000
 """Below this many multiply-adds per evaluation (n x D x G x C), BLAS runs on one thread: for small
 matrices thread hand-offs cost more than they save (12x slower on a busy 2-core machine)."""
@@ -92,7 +95,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2_grid: Sequence[float], max_ite
 
     with _blas_threads(n * d * g * c):
         res = scipy.optimize.minimize(loss_and_grad, theta0, jac=True, method="L-BFGS-B",
-                                      options={"maxiter": max_iter, "gtol": tol, "maxcor": 20})
+                                      options={"maxiter": max_iter, "gtol": tol, "maxcor": MAXCOR})
     theta = res.x
     weight = theta[: d * g * c].reshape(d, g, c).transpose(1, 0, 2)
     return weight, theta[d * g * c:].reshape(g, c)
