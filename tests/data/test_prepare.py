@@ -177,3 +177,31 @@ def test_patient_comment_sets_patient_id(tmp_path: Path) -> None:
     prepare(src, tmp_path / "out", fs=100, seconds=5, label_set="cinc2020", workers=1, progress=False)
     ds = open_dataset(tmp_path / "out")
     assert dict(zip(ds.records["record"], ds.records["patient_id"], strict=True)) == {"A1": "P7", "A2": "P7", "A3": "A3"}
+
+
+def test_failed_overwrite_keeps_the_previous_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--overwrite moves the old complete dataset aside and deletes it only when the new one is complete:
+    a rebuild that fails (full disk, kill) loses nothing."""
+    import errno
+    import importlib
+
+    prep = importlib.import_module("threekg.data.prepare")  # the module (threekg.data.prepare is the function)
+
+    src = tmp_path / "src"
+    for i in range(3):
+        write_record(src, f"A{i}", seed=i)
+    out = tmp_path / "out"
+    prepare(src, out, fs=100, seconds=5, label_set="cinc2020", workers=1, progress=False)
+    before = (out / "signals.npy").read_bytes()
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(prep, "_finalize", full_disk)
+    with pytest.raises(OSError):
+        prepare(src, out, fs=50, seconds=5, label_set="cinc2020", workers=1, progress=False, overwrite=True)
+    kept = prep.replaced_path(out)
+    assert open_dataset(kept).fs == 100 and (kept / "signals.npy").read_bytes() == before
+    monkeypatch.undo()
+    prepare(src, out, fs=50, seconds=5, label_set="cinc2020", workers=1, progress=False, overwrite=True)
+    assert open_dataset(out).fs == 50 and not kept.exists()

@@ -92,8 +92,15 @@ def _read_journal(path: Path, n_chunks: int) -> list[dict[str, Any]]:
     return entries
 
 
+def replaced_path(out: Path) -> Path:
+    """Where ``--overwrite`` keeps the previous complete dataset until the new one is complete."""
+    return out.with_name(out.name + ".replaced")
+
+
 def _check_out(out: Path, options: dict[str, Any], overwrite: bool) -> str | None:
-    """'complete' if ``out`` already holds this dataset; clears it when ``overwrite``; refuses otherwise."""
+    """'complete' if ``out`` already holds this dataset; with ``overwrite`` moves a complete dataset
+    aside (to :func:`replaced_path`, deleted only once the new one is complete) and clears the rest;
+    refuses otherwise."""
     manifest = out / MANIFEST
     if manifest.is_file():
         old = json.loads(manifest.read_text())
@@ -101,7 +108,13 @@ def _check_out(out: Path, options: dict[str, Any], overwrite: bool) -> str | Non
             return "complete"
         if not overwrite:
             raise FileExistsError(f"{out} holds a dataset prepared with other options; pass --overwrite to replace it")
-        manifest.unlink()
+        # Never lose a good dataset to a failed rebuild (full disk, kill): keep it whole beside `out`.
+        backup = replaced_path(out)
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.replace(out, backup)
+        log.info("%s: previous dataset moved to %s until the new one is complete", out, backup)
+        return None
     if out.is_dir():
         unknown = [p.name for p in out.iterdir() if p.name not in (*OUTPUTS, PARTIAL, MANIFEST)]
         if unknown and not overwrite:
@@ -151,7 +164,9 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
     partial = out / PARTIAL
     chunk_size = chunk_size or int(os.environ.get("THREEKG_PREPARE_CHUNK", "32"))
     _run(partial, cands, proc, options, workers, chunk_size, progress)
-    return _finalize(out, source, cands, proc, options, set_name)
+    summary = _finalize(out, source, cands, proc, options, set_name)
+    shutil.rmtree(replaced_path(out), ignore_errors=True)  # the new dataset is complete
+    return summary
 
 
 def _run(partial: Path, cands: list[Candidate], proc: Processing, options: dict[str, Any],
