@@ -23,14 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+from threekg.hashing import file_sha256 as file_sha256  # re-exported for evaluate.runner
 
 
 def module_fingerprint(module: nn.Module) -> str:

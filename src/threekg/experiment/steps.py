@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threekg.hashing import file_sha256
+
 
 def fingerprint(payload: Any) -> str:
     """A stable SHA-256 of JSON-serialisable data (keys sorted; paths as strings)."""
@@ -25,13 +27,9 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of one file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def file_digest(path: Path) -> str:
+    """SHA-256 of one file's bytes (the one implementation lives in :mod:`threekg.hashing`)."""
+    return file_sha256(path)
 
 
 def tree_signature(root: Path) -> dict[str, int]:
