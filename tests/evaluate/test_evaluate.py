@@ -32,6 +32,7 @@ def test_planted_signal_scores_near_one_noise_near_half_and_encoder_untouched(pl
     assert pair["encoder_a"] == "band" and pair["ci_low"] > 0
     runs = pd.read_csv(tmp_path / "runs.csv")
     assert len(runs) == 8 and set(runs["encoder"]) == {"band", "noise"}
+    assert (runs["probe_unconverged"] == 0).all() and (runs["probe_iterations"] > 0).all()
     per_class = pd.read_csv(tmp_path / "per_class.csv")
     assert len(per_class) == 8 * 4
     assert json.loads((tmp_path / "metrics.json").read_text())["data"]["split"] == "patient"

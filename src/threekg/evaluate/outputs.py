@@ -88,7 +88,7 @@ def write_outputs(out: Path, metrics: dict[str, Any]) -> None:
     out = Path(out)
     (out / "metrics.json").unlink(missing_ok=True)  # a re-run is incomplete until it is written again
     flat = ("encoder", "fraction", "seed", "n_train", "macro_auroc", "ci_low", "ci_high", "macro_auprc",
-            "challenge_metric", "mode", "l2", "val_macro_auroc", "best_epoch")
+            "challenge_metric", "mode", "l2", "val_macro_auroc", "probe_iterations", "probe_unconverged", "best_epoch")
     runs = metrics["runs"]
     rows = []
     for r in runs:

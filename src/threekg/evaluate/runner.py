@@ -125,8 +125,12 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                 key = sub.tobytes()
                 if key not in probe_cache:  # identical subsets (fraction 1) give identical probes
                     probe = fit_probe(z[sub], labels[sub], z[idx["val"]], y_val, opt.l2_grid)
+                    if probe.unconverged:
+                        log.warning("%s, fraction %g, seed %d: the probe of %d classes stopped at the iteration "
+                                    "limit before converging", spec.name, f, s, probe.unconverged)
                     probe_cache[key] = (probe.predict_proba(z[idx["test"]]),
-                                        {"mode": "linear", "l2": probe.l2, "val_macro_auroc": probe.val_macro_auroc})
+                                        {"mode": "linear", "l2": probe.l2, "val_macro_auroc": probe.val_macro_auroc,
+                                         "probe_iterations": probe.n_iter, "probe_unconverged": probe.unconverged})
                 prob, info = probe_cache[key]
             else:
                 module = copy.deepcopy(instantiate(spec, seed=s))
