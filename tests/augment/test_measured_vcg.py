@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 import wfdb
 
-from conftest import shared_subdir
+from realdata_paths import shared_subdir
 from threekg.leads import LEADS, normalise_lead_name
 from threekg.vcg import ecg_to_vcg
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from conftest import shared_subdir
+from realdata_paths import shared_subdir
 from threekg.augment.plot import plot_ecg, plot_views
 from threekg.cli.main import main
 from threekg.vcg import derive_limb_leads

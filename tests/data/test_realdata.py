@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shared_subdir
+from realdata_paths import shared_subdir
 from threekg.data import open_dataset, prepare, read_record
 from threekg.data.labelsets import cinc2020_table
 from threekg.leads import LEADS
