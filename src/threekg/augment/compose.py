@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 import yaml
 
 from threekg.augment.base import Augmentation, Params, check_batch
+from threekg.augment.fused import spatial_time_mask
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial
 from threekg.augment.temporal import RandomCrop, TimeMask
@@ -78,24 +79,43 @@ class Compose(Augmentation):
     ) -> torch.Tensor | tuple[torch.Tensor, Params]:
         """Run every member on ``x`` (B, L, T) in order, drawing from the same ``generator``."""
         params: Params = {}
-        for i, aug in enumerate(self.members):
-            p = aug.sample_params(x, generator)
-            x = self._apply_one(i, aug, x, p)
+
+        def draw(i: int, aug: Augmentation, current: torch.Tensor) -> Params:
+            p = aug.sample_params(current, generator)
             params.update({f"{i}.{k}": v for k, v in p.items()})
+            return p
+
+        x = self._run(x, draw)
         return (x, params) if return_params else x
 
-    @staticmethod
-    def _apply_one(i: int, aug: Augmentation, x: torch.Tensor, p: Params) -> torch.Tensor:
-        # Every member returns a new tensor, so after the first one x is ours to overwrite.
-        check_batch(x, aug.name, aug.n_leads)
-        return aug.apply_params(x, p) if i == 0 else aug.apply_params_(x, p)
-
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        for i, aug in enumerate(self.members):
+        def given(i: int, aug: Augmentation, current: torch.Tensor) -> Params:
             prefix = f"{i}."
-            x = self._apply_one(
-                i, aug, x, {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-            )
+            return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+        return self._run(x, given)
+
+    def _run(self, x: torch.Tensor, params_of: Callable[[int, Augmentation, torch.Tensor], Params]) -> torch.Tensor:
+        """Apply the members in order, with ``params_of(i, member, input)`` giving each one's parameters.
+
+        A ``threekg_spatial`` directly followed by a ``time_mask`` runs as one fused pass
+        (:mod:`threekg.augment.fused`); the parameters, and so the output, are those of the two modules.
+        """
+        members = self.members
+        i = 0
+        while i < len(members):
+            aug = members[i]
+            check_batch(x, aug.name, aug.n_leads)
+            p = params_of(i, aug, x)
+            nxt = members[i + 1] if i + 1 < len(members) else None
+            if isinstance(aug, ThreeKGSpatial) and isinstance(nxt, TimeMask):
+                # The mask sees the same shape and device after the spatial map, so it can draw now.
+                x = spatial_time_mask(x, aug, p, nxt, params_of(i + 1, nxt, x))
+                i += 2
+                continue
+            # Every member returns a new tensor, so after the first one x is ours to overwrite.
+            x = aug.apply_params(x, p) if i == 0 else aug.apply_params_(x, p)
+            i += 1
         return x
 
     def spec(self) -> list[dict[str, Any]]:

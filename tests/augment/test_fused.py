@@ -1,0 +1,69 @@
+"""The fused 3KG view (one compiled pass) equals the two torch modules applied one after the other."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from threekg.augment import build_pipeline
+from threekg.augment.fused import fused_available, spatial_time_mask
+from threekg.augment.spatial import ThreeKGSpatial
+from threekg.augment.temporal import TimeMask, mask_length, time_mask_positions
+
+CASES = {
+    "3kg": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.5}],
+    "residual": [{"name": "threekg_spatial", "residual": True}, {"name": "time_mask", "ratio": 0.5}],
+    "kors-axis-order": [{"name": "threekg_spatial", "matrix": "kors", "random_axis_order": True,
+                         "scale_low": 0.6}, {"name": "time_mask", "ratio": 0.3}],
+    "same-window": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.5, "same_for_all_leads": True}],
+    "no-mask": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.0}],
+    "all-masked": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 1.0}],
+}
+
+
+def _unfused(pipe: torch.nn.Module, x: torch.Tensor, params: dict, monkeypatch: pytest.MonkeyPatch) -> torch.Tensor:
+    with monkeypatch.context() as m:
+        m.setenv("THREEKG_FUSED", "0")
+        assert not fused_available(x)
+        return pipe.apply_params(x, params)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_equals_the_two_modules(case: str, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.randn(7, 12, 301, generator=torch.Generator().manual_seed(1), dtype=dtype)  # odd T
+    before = x.clone()
+    pipe = build_pipeline(CASES[case])
+    assert fused_available(x)
+    y, params = pipe(x, generator=torch.Generator().manual_seed(2), return_params=True)
+    ref = _unfused(pipe, x, params, monkeypatch)
+    assert torch.equal(x, before)  # input untouched
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(y, ref, atol=tol, rtol=tol)
+    assert torch.equal(pipe.apply_params(x, params), y)  # replay through the fused path is exact
+    masked = time_mask_positions(params["1.starts"], mask_length(CASES[case][1]["ratio"], 301), 301)
+    assert bool((y[masked] == 0).all())  # masked samples are exact zeros, kept ones are not
+    assert bool((y[~masked] != 0).all())
+
+
+def test_fused_direct_call_and_non_contiguous_input() -> None:
+    base = torch.randn(4, 301, 12, generator=torch.Generator().manual_seed(3))
+    x = base.transpose(1, 2)  # (4, 12, 301), not contiguous
+    spatial, mask = ThreeKGSpatial(), TimeMask(0.5)
+    g = torch.Generator().manual_seed(4)
+    sp, mp = spatial.sample_params(x, g), mask.sample_params(x, g)
+    y = spatial_time_mask(x, spatial, sp, mask, mp)
+    ref = mask.apply_params(spatial.apply_params(x.contiguous(), sp), mp)
+    torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_fallback_cases() -> None:
+    x = torch.randn(2, 12, 50)
+    assert fused_available(x)
+    assert not fused_available(x.half())
+    assert not fused_available(x.clone().requires_grad_())
+    assert not fused_available(torch.randn(2, 8, 50))
+    pipe = build_pipeline("3kg")
+    xg = x.clone().requires_grad_()
+    y = pipe(xg, generator=torch.Generator().manual_seed(0))
+    assert y.requires_grad  # the torch path keeps the graph
