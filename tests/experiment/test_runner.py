@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from threekg.experiment import steps as steps_module
 from threekg.experiment.runner import run_steps
 from threekg.experiment.steps import Step, file_digest, fingerprint
 
@@ -84,3 +85,14 @@ def test_step_that_produces_nothing_is_an_error(tmp_path: Path) -> None:
 def test_fingerprint_is_order_independent() -> None:
     assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+def test_a_new_result_revision_reruns_that_kind_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change of threekg that changes what a step computes (e.g. the probe solver) re-runs it."""
+    state = tmp_path / "state"
+    run_steps(Pipeline(tmp_path).steps, state)
+    monkeypatch.setitem(steps_module.RESULT_REVISIONS, "prepare", 7)
+    p = Pipeline(tmp_path)
+    run_steps(p.steps, state)
+    assert p.calls == [("b", False)]  # a (synth) reused, b (prepare) recomputed
+    assert steps_module.RESULT_REVISIONS["evaluate"] >= 2

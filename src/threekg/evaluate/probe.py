@@ -24,6 +24,10 @@ from threekg.evaluate.metrics import auroc, evaluable_classes, macro
 
 DEFAULT_L2_GRID: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
+PROBE_REVISION = 2
+"""Revision of the probe's results. 2 (2026-11-24): solved to convergence (revision 1 stopped every fit
+at 200 L-BFGS-B iterations). ``threekg experiment`` re-runs evaluations made by an older revision."""
+
 
 @dataclass
 class ProbeResult:

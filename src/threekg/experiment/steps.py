@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threekg.evaluate.probe import PROBE_REVISION
 from threekg.hashing import file_sha256
+
+RESULT_REVISIONS: dict[str, int] = {"evaluate": PROBE_REVISION}
+"""Per step kind, the revision of the code's results: raised when a change of threekg changes what a
+step computes from the same options (so studies made before it are recomputed, not reused). Kinds at
+revision 1 add nothing to their fingerprint, which keeps older studies' fingerprints valid."""
 
 
 def fingerprint(payload: Any) -> str:
@@ -61,13 +67,15 @@ class Step:
     estimate_s: float = 1.0
 
     def fingerprint(self) -> str:
-        return fingerprint(
-            {
-                "kind": self.kind,
-                "options": self.options,
-                "upstream": [u.recorded_result() for u in self.upstream],
-            }
-        )
+        payload: dict[str, Any] = {
+            "kind": self.kind,
+            "options": self.options,
+            "upstream": [u.recorded_result() for u in self.upstream],
+        }
+        revision = RESULT_REVISIONS.get(self.kind, 1)
+        if revision != 1:
+            payload["revision"] = revision
+        return fingerprint(payload)
 
     # -- state on disk ---------------------------------------------------------------------------
     def state_path(self, state_dir: Path) -> Path:
