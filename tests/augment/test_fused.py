@@ -67,3 +67,16 @@ def test_fallback_cases() -> None:
     xg = x.clone().requires_grad_()
     y = pipe(xg, generator=torch.Generator().manual_seed(0))
     assert y.requires_grad  # the torch path keeps the graph
+
+
+def test_nan_in_a_read_lead_reaches_the_output_and_derived_leads_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = torch.randn(3, 12, 200, generator=torch.Generator().manual_seed(5))
+    x[0, 1, 50] = float("nan")  # lead II: read by the transform
+    x[1, 4, 60] = float("inf")  # aVL: re-derived from I and II, never read
+    pipe = build_pipeline([{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.0}])
+    y, params = pipe(x, generator=torch.Generator().manual_seed(6), return_params=True)
+    assert bool(torch.isnan(y[0, :, 50]).all())  # every lead at that sample, as with torch's matmul
+    assert bool(torch.isfinite(y[0, :, :50]).all())
+    assert bool(torch.isfinite(y[1]).all())  # the damaged derived lead does not reach the view
+    ref = _unfused(pipe, x, params, monkeypatch)
+    assert bool(torch.isnan(ref[0, :, 50]).all())

@@ -13,10 +13,12 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from threekg.train import NonFiniteLossError, find_checkpoint, pretrain
+from threekg.train import NonFiniteInputError, NonFiniteLossError, find_checkpoint, pretrain
+from threekg.train.module import nonfinite_rows
 
 from . import tiny
 
@@ -107,10 +109,21 @@ def nan_data(data: Path, tmp_path: Path) -> Path:
 def test_nan_in_a_prepared_dataset_stops_pretraining_cleanly(nan_data: Path, tmp_path: Path) -> None:
     """Every record is drawn within the first epoch (54 records, batch 16: by step 4)."""
     run = tmp_path / "run"
-    with pytest.raises(NonFiniteLossError) as err:
+    with pytest.raises(NonFiniteInputError) as err:
         pretrain(nan_data, "3kg", run, overrides=_overrides())
-    assert "step" in str(err.value)
+    name = str(pd.read_csv(nan_data / "records.csv")["record"].iloc[7])
+    message = str(err.value)
+    assert "step" in message and name in message and str(nan_data) in message, message
+    assert err.value.rows == [7]
     assert not (run / "DONE").exists() and not (run / "encoder.safetensors").exists()
+
+
+def test_nonfinite_rows_checks_both_views_of_paired_batches() -> None:
+    batch = {"x": torch.zeros(4, 12, 10), "x2": torch.zeros(4, 12, 10), "index": torch.tensor([10, 11, 12, 13])}
+    assert nonfinite_rows(batch) == []
+    batch["x2"][2, 5, 3] = float("inf")
+    batch["x"][0, 0, 0] = float("nan")
+    assert nonfinite_rows(batch) == [10, 12]
 
 
 def test_nan_in_a_prepared_dataset_is_named_by_evaluate(nan_data: Path, tmp_path: Path) -> None:

@@ -11,15 +11,19 @@ from typing import Any
 import numba
 import numpy as np
 
+FASTMATH = {"contract", "nsz", "arcp", "reassoc"}
+"""Fast-math without 'nnan'/'ninf': a NaN or inf in a lead that is read reaches the output, as in
+torch's matmul, rather than being assumed away."""
 
-@numba.njit(inline="always", nogil=True, fastmath=True, cache=True, boundscheck=False)
+
+@numba.njit(inline="always", nogil=True, fastmath=FASTMATH, cache=True, boundscheck=False)
 def _combine(out: Any, v0: Any, v1: Any, v2: Any, e0: Any, e1: Any, e2: Any, lo: int, hi: int) -> None:
     o, a0, a1, a2 = out[lo:hi], v0[lo:hi], v1[lo:hi], v2[lo:hi]
     for t in range(o.shape[0]):
         o[t] = e0 * a0[t] + e1 * a1[t] + e2 * a2[t]
 
 
-@numba.njit(inline="always", nogil=True, fastmath=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, fastmath=FASTMATH, cache=True, boundscheck=False)
 def _combine_residual(out: Any, x: Any, v0: Any, v1: Any, v2: Any, e0: Any, e1: Any, e2: Any, lo: int,
                       hi: int) -> None:
     o, xr, a0, a1, a2 = out[lo:hi], x[lo:hi], v0[lo:hi], v1[lo:hi], v2[lo:hi]
@@ -27,14 +31,14 @@ def _combine_residual(out: Any, x: Any, v0: Any, v1: Any, v2: Any, e0: Any, e1: 
         o[t] = xr[t] + e0 * a0[t] + e1 * a1[t] + e2 * a2[t]
 
 
-@numba.njit(inline="always", nogil=True, fastmath=True, cache=True, boundscheck=False)
+@numba.njit(inline="always", nogil=True, fastmath=FASTMATH, cache=True, boundscheck=False)
 def _zero(out: Any, lo: int, hi: int) -> None:
     o = out[lo:hi]
     for t in range(o.shape[0]):
         o[t] = 0.0
 
 
-@numba.njit(nogil=True, fastmath=True, cache=True, boundscheck=False)
+@numba.njit(nogil=True, fastmath=FASTMATH, cache=True, boundscheck=False)
 def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, residual: bool, out: Any) -> None:
     """out[b, j] = (x[b, j] if residual) + ED[j] . (A[b] x[b]), and 0 on [s, s + length) mod T.
 
@@ -46,7 +50,9 @@ def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, 
     v1 = np.empty(t_len, dtype=x.dtype)
     v2 = np.empty(t_len, dtype=x.dtype)
     for b in range(n_batch):
-        # The heart vector v = A x from the 8 independent leads I, II, V1-V6.
+        # The heart vector v = A x from the 8 independent leads I, II, V1-V6 (the columns of III, aVR,
+        # aVL, aVF are zero: those leads are re-derived, never read; pretraining checks every batch for
+        # NaN/inf itself, see threekg.train.module.nonfinite_rows).
         xi, xii, x1, x2, x3, x4, x5, x6 = x[b, 0], x[b, 1], x[b, 6], x[b, 7], x[b, 8], x[b, 9], x[b, 10], x[b, 11]
         for i, v in enumerate((v0, v1, v2)):
             c0, c1, c2, c3, c4, c5, c6, c7 = (a[b, i, 0], a[b, i, 1], a[b, i, 6], a[b, i, 7], a[b, i, 8],

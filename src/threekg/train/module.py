@@ -29,6 +29,25 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+class NonFiniteInputError(NonFiniteLossError):
+    """A batch held NaN or inf samples; ``rows`` are the dataset rows of the damaged recordings."""
+
+    def __init__(self, message: str, rows: list[int]) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+def nonfinite_rows(batch: dict[str, Tensor]) -> list[int]:
+    """Dataset rows (``batch["index"]``) whose crops (``x``, and ``x2`` when paired) hold NaN or inf."""
+    bad = torch.zeros(batch["x"].shape[0], dtype=torch.bool, device=batch["x"].device)
+    for key in ("x", "x2"):
+        if key in batch:
+            bad |= ~torch.isfinite(batch[key]).flatten(1).all(dim=1)
+    if not bool(bad.any()):
+        return []
+    return [int(r) for r in batch["index"][bad.to(batch["index"].device)].tolist()]
+
+
 def augmentation_seed(seed: int, batch: int, rank: int) -> int:
     """The 63-bit generator seed of global batch ``batch`` on process ``rank``."""
     state = np.random.SeedSequence([seed, batch, rank, 0x3C6]).generate_state(2, dtype=np.uint32)
@@ -78,6 +97,9 @@ class PretrainModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         k = int(batch["batch"][0])
+        # Checked on the batch itself, not left to the loss: the 3KG map does not read the derived
+        # leads (III, aVR, aVL, aVF), so a NaN there would otherwise pass unnoticed.
+        bad_rows = nonfinite_rows(batch)
         generator = torch.Generator(device=self.device)
         generator.manual_seed(augmentation_seed(self.seed, k, self.global_rank))
         with torch.autocast(device_type=self.device.type, enabled=False):
@@ -87,8 +109,12 @@ class PretrainModule(L.LightningModule):
             views = views * float("nan")
         z = self(views.float())
         loss = self.loss_fn(z.float(), indexes)
-        finite = bool(torch.isfinite(loss.detach()).item())
-        if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
+        finite = bool(torch.isfinite(loss.detach()).item()) and not bad_rows
+        if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):  # one collective per step
+            if bad_rows:
+                raise NonFiniteInputError(
+                    f"non-finite (NaN/inf) input at step {step} (batch {k}, rank {self.global_rank}) in "
+                    f"dataset rows {bad_rows[:10]}", bad_rows)
             raise NonFiniteLossError(
                 f"non-finite loss ({loss.item()} on rank {self.global_rank}) at step {step} (batch {k})"
             )

@@ -33,7 +33,7 @@ from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
 from threekg.train.logs import merge_csv_parts, stash_csv
-from threekg.train.module import NonFiniteLossError, PretrainModule
+from threekg.train.module import NonFiniteInputError, NonFiniteLossError, PretrainModule
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +247,13 @@ def pretrain(
         trainer.fit(module, datamodule=PretrainData(dataset, config), ckpt_path=ckpt, weights_only=True)
     except NonFiniteLossError as err:
         good = find_checkpoint(run)
-        raise NonFiniteLossError(
-            f"{run}: {err}; training stopped, DONE not written; last good checkpoint: {good or 'none yet'}"
+        what = str(err)
+        if isinstance(err, NonFiniteInputError):
+            names = _record_names(data_dir, err.rows[:10])
+            what += f" = records {names} of {data_dir}: the dataset is damaged; prepare it again"
+        raise type(err)(
+            f"{run}: {what}; training stopped, DONE not written; last good checkpoint: {good or 'none yet'}",
+            *([err.rows] if isinstance(err, NonFiniteInputError) else []),
         ) from None
     if trainer.interrupted:
         raise KeyboardInterrupt
@@ -256,6 +261,17 @@ def pretrain(
         merge_csv_parts(run / "logs" / "csv")
         _export(run, config, method_obj.describe(), dataset, crop_samples, time.time() - started)
     return run
+
+
+def _record_names(data_dir: Path, rows: list[int]) -> list[str]:
+    """Record ids of dataset ``rows`` (the rows themselves if the table cannot be read)."""
+    from threekg.data import open_dataset
+
+    try:
+        records = open_dataset(data_dir).records["record"]
+        return [str(records.iloc[r]) for r in rows]
+    except Exception:  # the error message must not fail on a damaged table
+        return [str(r) for r in rows]
 
 
 def _world(trainer_cfg: Mapping[str, Any]) -> int:
