@@ -80,3 +80,12 @@ def test_nan_in_a_read_lead_reaches_the_output_and_derived_leads_are_not_read(mo
     assert bool(torch.isfinite(y[1]).all())  # the damaged derived lead does not reach the view
     ref = _unfused(pipe, x, params, monkeypatch)
     assert bool(torch.isnan(ref[0, :, 50]).all())
+
+
+def test_fused_replay_checks_the_parameters_like_the_torch_path() -> None:
+    pipe = build_pipeline(CASES["kors-axis-order"])
+    x = torch.randn(2, 12, 100)
+    _, params = pipe(x, generator=torch.Generator().manual_seed(7), return_params=True)
+    params["0.axis_order"] = torch.tensor([[0, 0, 1], [2, 1, 0]])  # not a permutation
+    with pytest.raises(ValueError, match="permutations"):
+        pipe.apply_params(x, params)

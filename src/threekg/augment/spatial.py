@@ -99,14 +99,7 @@ def spatial_matrix_numpy(
     CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
     kernels, each of which can stall on a busy thread pool.
     """
-    a = np.asarray(angles_deg, dtype=np.float64)
-    sc = np.asarray(scales, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != 3 or sc.shape != a.shape:
-        raise ValueError(f"spatial_matrix: angles {a.shape} and scales {sc.shape} must both be (B, 3)")
-    order = None if axis_order is None else np.asarray(axis_order, dtype=np.int64)
-    if order is not None:
-        _check_order(order.shape == a.shape and bool((np.sort(order, axis=1) == np.arange(3)).all()))
-    vcg_map, lead_map = spatial_factors_numpy(a, sc, residual, matrix, order)
+    vcg_map, lead_map = spatial_factors_numpy(angles_deg, scales, residual, matrix, axis_order)
     m = lead_map @ vcg_map
     return m + np.eye(12) if residual else m
 
@@ -122,11 +115,15 @@ def spatial_factors_numpy(
 
     The transform is ``E D A x`` (``x + E D A x`` with ``residual``): every 12 x 12 matrix has rank 3,
     so a kernel that goes through the heart vector does 72 instead of 144 multiply-adds per sample.
-    Arguments as :func:`spatial_matrix_numpy`, whose checks they skip (float64 NumPy throughout).
+    Arguments as :func:`spatial_matrix_numpy` (checked the same way); float64 NumPy throughout.
     """
     a = np.asarray(angles_deg, dtype=np.float64)
     sc = np.asarray(scales, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3 or sc.shape != a.shape:
+        raise ValueError(f"spatial_matrix: angles {a.shape} and scales {sc.shape} must both be (B, 3)")
     order = None if axis_order is None else np.asarray(axis_order, dtype=np.int64)
+    if order is not None:
+        _check_order(order.shape == a.shape and bool((np.sort(order, axis=1) == np.arange(3)).all()))
     sr = sc[:, :, None] * _compose_np(_axis_rotations_np(a), order)
     if residual:
         sr = sr - np.eye(3)
