@@ -89,3 +89,22 @@ def test_fused_replay_checks_the_parameters_like_the_torch_path() -> None:
     params["0.axis_order"] = torch.tensor([[0, 0, 1], [2, 1, 0]])  # not a permutation
     with pytest.raises(ValueError, match="permutations"):
         pipe.apply_params(x, params)
+
+
+def test_a_failing_kernel_falls_back_to_the_torch_path(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    import numba
+
+    from threekg.augment import fused
+
+    def broken(*args: object) -> None:
+        raise numba.core.errors.TypingError("simulated compiler failure")
+
+    monkeypatch.setattr(fused, "_broken", [])
+    monkeypatch.setattr(fused, "_kernel", lambda: broken)
+    pipe = build_pipeline("3kg")
+    x = torch.randn(3, 12, 80)
+    y, params = pipe(x, generator=torch.Generator().manual_seed(8), return_params=True)
+    assert "switched off" in caplog.text and "simulated compiler failure" in caplog.text
+    assert not fused.fused_available(x)
+    torch.testing.assert_close(y, _unfused(pipe, x, params, monkeypatch))

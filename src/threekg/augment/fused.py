@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,8 @@ import torch
 from threekg.augment.base import Params
 from threekg.augment.spatial import ThreeKGSpatial, spatial_factors_numpy
 from threekg.augment.temporal import TimeMask, mask_length
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -44,7 +47,20 @@ def _kernel() -> Callable[..., Any] | None:
         from threekg.augment._fused_kernel import spatial_time_mask_kernel
     except ImportError:  # pragma: no cover - numba is a dependency; the fallback is for stripped installs
         return None
+    except Exception as err:  # e.g. no writable cache folder for Numba: keep working on the torch path
+        _disable(f"could not set up the compiled kernel: {type(err).__name__}: {err}")
+        return None
     return spatial_time_mask_kernel
+
+
+_broken: list[str] = []  # why the fused kernel was switched off in this process (empty: it is on)
+
+
+def _disable(reason: str) -> None:
+    if not _broken:
+        log.warning("fused 3KG view switched off, using the torch modules instead (%s); set NUMBA_CACHE_DIR "
+                    "to a writable folder if Numba could not cache", reason)
+    _broken.append(reason)
 
 
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None
@@ -68,6 +84,7 @@ def fused_available(x: torch.Tensor) -> bool:
         and x.ndim == 3
         and x.shape[1] == 12
         and _kernel() is not None
+        and not _broken
     )
 
 
@@ -108,8 +125,14 @@ def spatial_time_mask(
         xs, a_s, st, o_s = (arr[lo:hi] for arr in args)
         jobs.append((xs, a_s, lead_map, st, length, residual, o_s))
     pool = _threads(n_threads - 1) if n_threads > 1 else None
-    futures = [pool.submit(kernel, *job) for job in jobs[1:]] if pool is not None else []
-    kernel(*jobs[0])  # this thread does the first share itself
-    for f in futures:
-        f.result()
+    try:
+        futures = [pool.submit(kernel, *job) for job in jobs[1:]] if pool is not None else []
+        kernel(*jobs[0])  # this thread does the first share itself
+        for f in futures:
+            f.result()
+    except Exception as err:
+        if not type(err).__module__.startswith("numba"):
+            raise
+        _disable(f"Numba failed: {type(err).__name__}: {err}")  # e.g. no compiler support on this CPU
+        return mask.apply_params_(spatial.apply_params(x, spatial_params), mask_params)
     return out
