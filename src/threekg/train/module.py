@@ -98,8 +98,9 @@ class PretrainModule(L.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         k = int(batch["batch"][0])
         # Checked on the batch itself, not left to the loss: the 3KG map does not read the derived
-        # leads (III, aVR, aVL, aVF), so a NaN there would otherwise pass unnoticed.
-        bad_rows = nonfinite_rows(batch)
+        # leads (III, aVR, aVL, aVF), so a NaN there would otherwise pass unnoticed. One sum per view
+        # (NaN/inf make it non-finite); the rows are looked for only when it is.
+        input_total = sum((batch[key].sum() for key in ("x", "x2") if key in batch), torch.zeros((), device=self.device))
         generator = torch.Generator(device=self.device)
         generator.manual_seed(augmentation_seed(self.seed, k, self.global_rank))
         with torch.autocast(device_type=self.device.type, enabled=False):
@@ -109,12 +110,15 @@ class PretrainModule(L.LightningModule):
             views = views * float("nan")
         z = self(views.float())
         loss = self.loss_fn(z.float(), indexes)
-        finite = bool(torch.isfinite(loss.detach()).item()) and not bad_rows
+        finite = bool((torch.isfinite(loss.detach()) & torch.isfinite(input_total.detach())).item())
         if self.trainer.strategy.reduce_boolean_decision(not finite, all=False):  # one collective per step
+            bad_rows = nonfinite_rows(batch)
             if bad_rows:
                 raise NonFiniteInputError(
                     f"non-finite (NaN/inf) input at step {step} (batch {k}, rank {self.global_rank}) in "
                     f"dataset rows {bad_rows[:10]}", bad_rows)
+            if finite:
+                raise NonFiniteLossError(f"another process met a non-finite loss or input at step {step}")
             raise NonFiniteLossError(
                 f"non-finite loss ({loss.item()} on rank {self.global_rank}) at step {step} (batch {k})"
             )
