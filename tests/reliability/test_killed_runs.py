@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -278,6 +279,30 @@ def _experiment_kill_test(tmp_path: Path, n_kills: int, seed: int) -> None:
         assert (out / "data" / name).read_bytes() == (ref_dir / "out" / "data" / name).read_bytes(), name
     _assert_same_run(out / "runs" / "3kg", ref_dir / "out" / "runs" / "3kg")
     assert (out / "report.html").read_text().rstrip().endswith("</html>")
+
+
+def test_study_pretrain_step_killed_before_its_first_checkpoint_starts_again(tmp_path: Path) -> None:
+    """Regression (found by the 3-kill test): a pretrain step killed after its run folder was made but
+    before the first checkpoint was re-run with resume=False and overwrite=False, and refused the
+    folder ("holds an incomplete run")."""
+    from threekg.experiment import load_config
+    from threekg.experiment.plan import build_plan
+    from threekg.train import find_checkpoint, pretrain
+
+    class KillAtStart(L.Callback):  # stands for a SIGKILL before the first checkpoint
+        def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            raise RuntimeError("simulated kill")
+
+    cfg = load_config(_study(tmp_path / "s") / "study.yaml")
+    synth, prep, train_step = build_plan(cfg, workers=1)[:3]
+    synth.run(False)
+    prep.run(False)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        pretrain(prep.output, "3kg", train_step.output, preset=cfg.pretrain.preset,
+                 overrides=list(cfg.pretrain.set.items()), callbacks=[KillAtStart()])
+    assert (train_step.output / "config.yaml").exists() and find_checkpoint(train_step.output) is None
+    train_step.run(True)  # what the runner does for a step recorded as running
+    assert train_step.is_complete()
 
 
 def test_experiment_prepare_step_after_importing_the_prepare_module(tmp_path: Path) -> None:

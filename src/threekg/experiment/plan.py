@@ -174,8 +174,11 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
 
         def run_pretrain(resume: bool, method: str = method, run_dir: Path = run_dir,
                          overrides: dict[str, Any] = overrides) -> None:
-            from threekg.train import pretrain
+            from threekg.train import find_checkpoint, pretrain
 
+            # An interrupted run continues from its checkpoint; one killed before its first
+            # checkpoint has nothing to continue and starts again.
+            resume = resume and find_checkpoint(run_dir) is not None
             pretrain(
                 data_dir,
                 method,
@@ -183,7 +186,7 @@ def build_plan(cfg: StudyConfig, workers: int | None = None, device: str | None 
                 preset=cfg.pretrain.preset,
                 overrides=list(overrides.items()),
                 config_file=cfg.pretrain.config,
-                resume=resume and (run_dir / "checkpoints" / "last.ckpt").exists(),
+                resume=resume,
                 overwrite=not resume,
             )
 
