@@ -21,6 +21,7 @@ Logged loss = mean over ranks of the returned local loss (Lightning's ``sync_dis
 from __future__ import annotations
 
 import socket
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,7 +116,16 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
+    ctx = mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=False)
+    deadline = time.monotonic() + 240
+    try:
+        while not ctx.join(timeout=1):
+            if time.monotonic() > deadline:
+                pytest.fail("the 2-process gloo workers did not finish within 240 s (hung collective?)")
+    finally:  # never leave a hung worker behind: pytest would wait for it at exit, forever
+        for proc in ctx.processes:
+            if proc.is_alive():
+                proc.kill()
     return {
         s: [torch.load(out / f"{s}_{r}.pt", weights_only=True) for r in range(WORLD)] for s in SPLITS
     }
