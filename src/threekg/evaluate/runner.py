@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
@@ -37,6 +36,7 @@ from threekg.evaluate.metrics import auprc, auroc, evaluable_classes, macro
 from threekg.evaluate.outputs import summarise, write_outputs
 from threekg.evaluate.probe import DEFAULT_L2_GRID, fit_probe
 from threekg.evaluate.splits import load_or_make_split
+from threekg.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                                  "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
         probe_cache: dict[bytes, tuple[np.ndarray, dict[str, Any]]] = {}
-        for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):
+        for f, s in track(grid, f"evaluate {spec.name}", unit="probe", disable=not opt.progress):
             sub = subsets[(f, s)]
             if z is not None:
                 key = sub.tobytes()

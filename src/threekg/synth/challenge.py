@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import scipy.io
-from tqdm import tqdm
 
 from threekg import __version__
 from threekg.leads import LEADS
+from threekg.progress import progress_bar
 from threekg.synth.generate import generate_records
 from threekg.synth.labels import CLASSES, FINDING_PREVALENCE, RHYTHM_PREVALENCE, RHYTHMS, class_codes
 
@@ -176,7 +176,7 @@ def write_challenge_tree(
     chunks = list(_missing_chunks(out, n))
     todo = sum(len(c) for c in chunks)
     workers = workers or os.cpu_count() or 1
-    with tqdm(total=n, initial=n - todo, unit="rec", desc=f"synth -> {out}", disable=not progress) as bar:
+    with progress_bar(n, f"synth -> {out}", "rec", initial=n - todo, disable=not progress) as bar:
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 bar.update(_write_chunk(out, chunk, seed, fs, seconds, recordings_per_patient))

@@ -1,11 +1,15 @@
-"""Callbacks of the pretraining engine: throughput logging."""
+"""Callbacks of the pretraining engine: throughput logging, progress."""
 
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import lightning as L
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
+
+from threekg.progress import LineProgress, use_bars
 
 
 class Throughput(L.Callback):
@@ -41,3 +45,53 @@ class Throughput(L.Callback):
             for logger in trainer.loggers:
                 logger.log_metrics(metrics, step=trainer.global_step)
             self._times, self._samples = [], 0
+
+
+class LineProgressBar(ProgressBar):
+    """Lightning's progress off a terminal: plain lines (``threekg.progress.LineProgress``).
+
+    ``pretrain: step 120/400 (30%), 18.2 step/s, elapsed 7s, about 15s left, loss 3.12``, about every
+    10% of the steps or 30 s, and one line when training ends. Only global rank 0 prints.
+    """
+
+    def __init__(self, desc: str = "pretrain", stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.desc, self.stream = desc, stream
+        self._enabled = True
+        self._line: LineProgress | None = None
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def _loss(self) -> str:
+        loss = self.trainer.callback_metrics.get("train/loss")
+        return "" if loss is None else f"loss {float(loss):.4g}"
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._enabled:
+            self._line = LineProgress(trainer.max_steps if trainer.max_steps > 0 else None, self.desc, "step",
+                                      initial=trainer.global_step, stream=self.stream, postfix=self._loss)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self._line is not None and trainer.global_step != self._line.n:
+            self._line.update_to(trainer.global_step)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._line is not None:
+            self._line.close()
+            self._line = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.on_train_end(trainer, pl_module)
+
+
+def progress_callback(stream: TextIO | None = None) -> ProgressBar:
+    """Lightning's tqdm bar when its stream (stdout) is a terminal, else :class:`LineProgressBar`."""
+    if use_bars(sys.stdout if stream is None else stream):
+        return TQDMProgressBar(refresh_rate=1)
+    return LineProgressBar(stream=stream)

@@ -25,11 +25,11 @@ from typing import Any, cast
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from threekg.train.callbacks import Throughput
+from threekg.train.callbacks import Throughput, progress_callback
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
 from threekg.train.logs import merge_csv_parts, stash_csv
@@ -336,7 +336,7 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
     callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), Throughput(),
                                    FinalCheckpoint(run / "checkpoints" / "last.ckpt"), *extra]
     if t["progress_bar"]:
-        callbacks.append(TQDMProgressBar(refresh_rate=1))
+        callbacks.append(progress_callback())
     return L.Trainer(
         accelerator=t["accelerator"], devices=t["devices"], num_nodes=int(t["num_nodes"]), strategy=t["strategy"],
         precision=_precision(config),  # type: ignore[arg-type]
