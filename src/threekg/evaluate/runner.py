@@ -33,7 +33,7 @@ from threekg.evaluate.finetune import FinetuneOptions, predict_logits, train_end
 from threekg.evaluate.fractions import load_or_make_subset
 from threekg.evaluate.groups import group_means, load_groups
 from threekg.evaluate.metrics import auprc, auroc, evaluable_classes, macro
-from threekg.evaluate.outputs import summarise, write_outputs
+from threekg.evaluate.outputs import METRICS_SCHEMA_VERSION, summarise, write_outputs
 from threekg.evaluate.probe import DEFAULT_L2_GRID, fit_probe
 from threekg.evaluate.splits import load_or_make_split
 from threekg.progress import track
@@ -148,6 +148,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                          **run, "ci_low": float(lo), "ci_high": float(hi), **info})
     summary, paired = summarise(runs, boot, [s.name for s in specs], opt.fractions, opt.seeds)
     metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION,
         "threekg_version": __version__,
         "data": {"path": str(Path(data).resolve()), "n_records": len(ds), "fs": ds.fs,
                  "label_set": ds.manifest.get("label_set", ""), "split": split_kind,

@@ -15,6 +15,11 @@ from typing import Any
 
 METRICS_FILE = "metrics.json"
 
+READABLE_VERSIONS = (1,)
+"""``schema_version`` values of ``metrics.json`` this report reads (the writer's version is
+``threekg.evaluate.outputs.METRICS_SCHEMA_VERSION``). A file without the field predates versioning:
+it is read as version 1 when it has ``runs`` (the layout version 1 fixed)."""
+
 _TOP_REQUIRED = ("threekg_version", "data", "label_names", "encoders", "runs", "summary")
 _DATA_REQUIRED = ("path", "n_records", "fs", "label_set", "split")
 _RUN_REQUIRED = ("encoder", "fraction", "seed", "macro_auroc", "per_class_auroc", "macro_auprc")
@@ -84,6 +89,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
     """
     c = _Checker(path)
     top = c.mapping(doc, "<top level>")
+    _check_version(c, top)
     c.require(top, _TOP_REQUIRED, "")
     data = c.mapping(top["data"], "data")
     c.require(data, _DATA_REQUIRED, "data.")
@@ -149,6 +155,23 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             for key in ("ci_low", "ci_high"):
                 c.number(row[key], f"{p}.{key}", nullable=True)
     return dict(top)
+
+
+def _check_version(c: _Checker, top: Mapping[str, Any]) -> None:
+    """Refuse a version this report cannot read, before any field is read the wrong way."""
+    from threekg import __version__
+
+    readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+    if "schema_version" not in top:
+        if "results" in top and "runs" not in top:
+            raise c.fail("schema_version", "missing, and the file has `results` where version 1 has `runs`: written "
+                                           "by an older threekg evaluate; run `threekg evaluate` again")
+        return
+    version = top["schema_version"]
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise c.fail("schema_version", f"version {version!r} is unknown to threekg {__version__}, which reads "
+                                       f"version {readable}; use the threekg that wrote the file, or run "
+                                       "`threekg evaluate` again")
 
 
 def metrics_path(path: Path) -> Path:
