@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from threekg.train.callbacks import DivergenceGuard, Throughput, progress_callback
+from threekg.train.checkpoint_io import AtomicCheckpointIO, remove_partial_checkpoints
 from threekg.train.config import ConfigError, dump_config, load_defaults, merge, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
 from threekg.train.logs import merge_csv_parts, stash_csv
@@ -61,15 +63,17 @@ def find_checkpoint(run: Path) -> Path | None:
         try:
             torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a checkpoint cut short by a kill: try the previous one
-            log.warning("%s: unreadable checkpoint (%s); trying an older one", path, err)
+            log.warning("%s: half-written or damaged checkpoint, not used (%s); falling back to an older one",
+                        path, err)
             continue
         return path
     return None
 
 
 def _step_of(path: Path) -> int:
-    digits = "".join(c for c in path.stem if c.isdigit())
-    return int(digits) if digits else -1
+    """N of ``step-N.ckpt`` and of Lightning's versioned ``step-N-v1.ckpt``; -1 for other names."""
+    match = re.match(r"step-(\d+)", path.stem)
+    return int(match.group(1)) if match else -1
 
 
 def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -222,6 +226,8 @@ def pretrain(
         if rank_zero:
             (run / DONE_FILE).unlink()
     if rank_zero:
+        for partial in remove_partial_checkpoints(run / "checkpoints"):
+            log.info("%s: removed the partial checkpoint %s of a killed run", run, partial.name)
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         dump_config(config, run / CONFIG_FILE)
         stash_csv(run / "logs" / "csv")
@@ -388,6 +394,7 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
         ],
         callbacks=callbacks, enable_progress_bar=bool(t["progress_bar"]), enable_model_summary=False,
         num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=run, benchmark=False,
+        plugins=[AtomicCheckpointIO()],
     )
 
 
