@@ -20,7 +20,8 @@ def test_pretrain_prints_lines_with_step_and_loss_off_a_terminal(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert isinstance(progress_callback(io.StringIO()), LineProgressBar)
-    pretrain(tiny_data, "3kg", tmp_path / "run", overrides=[*TINY, "trainer.max_steps=4", "trainer.progress_bar=true"])
+    pretrain(tiny_data, "3kg", tmp_path / "run", overrides=[*TINY, "trainer.max_steps=4", "trainer.progress_bar=true",
+                                                        "trainer.log_every_n_steps=1"])
     captured = capsys.readouterr()
     assert "\r" not in captured.err + captured.out
     assert re.search(r"^pretrain: 4/4 step in \d+s, [\d.]+ (step/s|s/step), loss \d", captured.err, re.M), captured.err
