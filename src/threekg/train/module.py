@@ -88,6 +88,7 @@ class PretrainModule(L.LightningModule):
         self.max_steps = max_steps
         self.seed = int(config["seed"])
         self.nan_at_step = config["debug"]["nan_at_step"]
+        self.log_every = max(1, int(config["trainer"]["log_every_n_steps"]))  # the Trainer's log_every_n_steps
         self.loss_fn = NTXentLoss(float(config["loss"]["temperature"]), gather_distributed=False)
 
     @property
@@ -156,7 +157,7 @@ class PretrainModule(L.LightningModule):
         # Only on the steps the loggers write (Lightning's rule: every log_every_n_steps optimizer steps):
         # each self.log call moves its bookkeeping to the device, about 1 ms a step on this CPU. The
         # progress bar shows the last logged loss; the divergence guard reads every step's loss itself.
-        if (self.global_step + 1) % max(1, self.trainer.log_every_n_steps) == 0:
+        if (self.global_step + 1) % self.log_every == 0:
             self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=views.shape[0])
         return loss
 
