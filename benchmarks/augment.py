@@ -33,19 +33,24 @@ from threekg.leads import INDEPENDENT_INDEX
 from threekg.vcg import DOWER, INVERSE_DOWER
 
 
+def _spatial_one(ecg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One ECG (12, T): a SciPy ``Rotation``, the 8 x 8 matrix in NumPy, the limb leads derived."""
+    angles = rng.uniform(-45, 45, size=3)
+    scales = rng.uniform(1.0, 1.5, size=3)
+    r = Rotation.from_euler("zyx", angles[::-1], degrees=True).as_matrix()
+    m = (DOWER @ np.diag(scales) @ r @ INVERSE_DOWER).astype(np.float32)
+    x8 = m @ ecg[list(INDEPENDENT_INDEX)]
+    i, ii = x8[0], x8[1]
+    return np.concatenate([np.stack([i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]), x8[2:]])
+
+
 def per_sample_loop(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Reference data-loader style: one ECG at a time, NumPy/SciPy, Python mask per lead."""
     out = np.empty_like(x)
     t = x.shape[-1]
     length = int(0.5 * t)
     for b in range(x.shape[0]):
-        angles = rng.uniform(-45, 45, size=3)
-        scales = rng.uniform(1.0, 1.5, size=3)
-        r = Rotation.from_euler("zyx", angles[::-1], degrees=True).as_matrix()
-        m = (DOWER @ np.diag(scales) @ r @ INVERSE_DOWER).astype(np.float32)
-        x8 = m @ x[b, list(INDEPENDENT_INDEX)]
-        i, ii = x8[0], x8[1]
-        ecg = np.concatenate([np.stack([i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]), x8[2:]])
+        ecg = _spatial_one(x[b], rng)
         for lead in range(12):
             start = rng.integers(t)
             end = start + length
@@ -60,13 +65,7 @@ def per_sample_spatial_loop(x: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """The loop above without the mask: the heart-vector transform alone, one ECG at a time."""
     out = np.empty_like(x)
     for b in range(x.shape[0]):
-        angles = rng.uniform(-45, 45, size=3)
-        scales = rng.uniform(1.0, 1.5, size=3)
-        r = Rotation.from_euler("zyx", angles[::-1], degrees=True).as_matrix()
-        m = (DOWER @ np.diag(scales) @ r @ INVERSE_DOWER).astype(np.float32)
-        x8 = m @ x[b, list(INDEPENDENT_INDEX)]
-        i, ii = x8[0], x8[1]
-        out[b] = np.concatenate([np.stack([i, ii, ii - i, -(i + ii) / 2, i - ii / 2, ii - i / 2]), x8[2:]])
+        out[b] = _spatial_one(x[b], rng)
     return out
 
 
