@@ -5,6 +5,11 @@
 * ``random``: a frozen, randomly initialised encoder of the same architecture as the first
   checkpoint (or ``arch`` when there is none), initialised with ``torch.manual_seed(seed)``.
 * ``supervised``: the same architecture trained from scratch end-to-end on each labelled subset.
+* ``random@K``: the random encoder initialised with seed K.
+
+Replicates: encoders named ``NAME@K`` (``random@K``, or ``NAME@K=PATH`` for the run of NAME
+pretrained with seed K) form the replicate group ``NAME``; the outputs summarise each group over
+its replicates as well as each encoder alone (see :mod:`threekg.evaluate.outputs`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ class EncoderSpec:
     source: str = ""
     module: nn.Module | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    init_seed: int = 0
+
+    @property
+    def group(self) -> str:
+        """The replicate group: the name up to its ``@`` (the whole name when there is none)."""
+        return self.name.split("@", 1)[0]
 
     def file(self) -> Path:
         """The encoder's safetensors file (checkpoints only)."""
@@ -49,6 +60,13 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             specs.append(item)
             continue
         name, _, path = item.partition("=") if "=" in item else ("", "", item)
+        base, at, replicate = path.partition("@")
+        if base in BASELINES and at:
+            if base == "supervised" or not replicate.isdigit():
+                raise ValueError(f"encoder {item!r}: replicates are random@K with K a whole number (the "
+                                 "initialisation seed); supervised is trained once per subset seed already")
+            specs.append(EncoderSpec(name or path, base, init_seed=int(replicate)))
+            continue
         if path in BASELINES:
             specs.append(EncoderSpec(name or path, path))
             continue
@@ -77,12 +95,13 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
     return specs
 
 
-def instantiate(spec: EncoderSpec, seed: int = 0) -> nn.Module:
-    """A fresh module for ``spec``: loaded weights, or a seeded random initialisation."""
+def instantiate(spec: EncoderSpec, seed: int | None = None) -> nn.Module:
+    """A fresh module for ``spec``: loaded weights, or a random initialisation seeded with ``seed``
+    (default: the spec's ``init_seed``)."""
     if spec.kind == "checkpoint":
         return load_encoder(spec.source)
     if spec.kind == "module":
         assert spec.module is not None
         return spec.module
-    torch.manual_seed(seed)
+    torch.manual_seed(spec.init_seed if seed is None else seed)
     return build_encoder_from_config(spec.config)
