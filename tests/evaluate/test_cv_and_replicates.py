@@ -122,3 +122,26 @@ def test_noise_encoder_in_cv_is_near_chance(planted, tmp_path) -> None:
                  EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=100, crop_seconds=None, progress=False,
                              split="cv", cv_folds=4))
     assert abs(m["runs"][0]["macro_auroc"] - 0.5) < 0.1
+
+
+def test_minmax_encoders_are_probed_on_minmax_input_and_random_follows(planted, tmp_path) -> None:
+    """An encoder pretrained on 1/(max-min) scaled recordings is embedded on the same scaling."""
+    import torch
+
+    from threekg.data.normalize import normalize_recordings
+    from threekg.evaluate.embeddings import embed
+    from threekg.models import build_encoder, save_encoder
+
+    torch.manual_seed(0)
+    enc = build_encoder("resnet18-small", width=4)
+    save_encoder(enc, tmp_path / "run" / "encoder.safetensors", metadata={"input": {"normalize": "minmax"}})
+    specs = parse_encoders([str(tmp_path / "run"), "random"])
+    assert [s.normalize for s in specs] == ["minmax", "minmax"]
+    evaluate(planted.path, specs, tmp_path / "eval",
+             EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, crop_seconds=2.0, progress=False))
+    ds = open_dataset(planted.path)
+    cached = [np.load(p) for p in sorted((tmp_path / "eval" / "embeddings").glob("emb-*.npy"))]
+    expected = embed(enc, normalize_recordings(np.asarray(ds.signals), "minmax"), 200, progress=False)
+    assert any(np.allclose(c, expected, atol=1e-5) for c in cached)
+    raw = embed(enc, np.asarray(ds.signals), 200, progress=False)
+    assert not any(np.allclose(c, raw, atol=1e-3) for c in cached)

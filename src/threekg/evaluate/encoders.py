@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from threekg.models import ENCODER_FILENAME, build_encoder_from_config, load_encoder, load_encoder_config
+from threekg.models.export import load_encoder_metadata
 
 BASELINES = ("random", "supervised")
 
@@ -37,6 +38,9 @@ class EncoderSpec:
     module: nn.Module | None = None
     config: dict[str, Any] = field(default_factory=dict)
     init_seed: int = 0
+    normalize: str = "none"
+    """The input scaling the encoder was pretrained with (``input.normalize`` of its metadata); baselines
+    take that of the first checkpoint, so they see the same input."""
 
     @property
     def group(self) -> str:
@@ -79,14 +83,19 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             raise ValueError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "
                              f"{ENCODER_FILENAME}, a .safetensors file, 'random' or 'supervised')")
         default = p.name if p.is_dir() else p.stem
-        specs.append(EncoderSpec(name or default, "checkpoint", str(p), config=load_encoder_config(f)))
-    first = next((s.config for s in specs if s.kind in ("checkpoint", "module") and s.config), None)
+        normalize = str(load_encoder_metadata(f).get("input", {}).get("normalize", "none"))
+        specs.append(EncoderSpec(name or default, "checkpoint", str(p), config=load_encoder_config(f),
+                                 normalize=normalize))
+    first_spec = next((s for s in specs if s.kind in ("checkpoint", "module") and s.config), None)
+    first = first_spec.config if first_spec is not None else None
     base_config = dict(arch) if arch else first
     for s in specs:
         if s.kind in BASELINES:
             if base_config is None:
                 raise ValueError(f"encoder {s.name!r}: no checkpoint to copy the architecture from; pass --arch")
             s.config = dict(base_config)
+            if first_spec is not None:
+                s.normalize = first_spec.normalize
         if s.kind == "module" and s.module is not None and not s.config:
             s.config = dict(getattr(s.module, "config", {"name": type(s.module).__name__}))
     names = [s.name for s in specs]

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
+from threekg.data.normalize import normalize_recordings
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
 from threekg.evaluate.embeddings import (
@@ -121,7 +122,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
             fp = file_sha256(spec.file()) if spec.kind == "checkpoint" else module_fingerprint(module)
             try:
                 z, path, hit = cached_embeddings(module, fp, ds.signals, dfp, cache_dir, crop, opt.batch_size,
-                                                 opt.device, opt.progress, desc=f"embed {spec.name}")
+                                                 opt.device, opt.progress, desc=f"embed {spec.name}",
+                                                 normalize=spec.normalize)
             except NonFiniteSignalError as err:
                 bad = [str(ds.records["record"].iloc[r]) for r in err.rows[:10]]
                 raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {bad}: "
@@ -150,10 +152,13 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                     part_prob, info = probe_cache[key]
                 else:
                     module = copy.deepcopy(instantiate(spec, seed=s))
-                    enc, head, tinfo = train_end_to_end(module, ds.signals[sub], labels[sub], ds.signals[p["val"]],
+                    def scaled(rows: np.ndarray, how: str = spec.normalize) -> np.ndarray:
+                        return normalize_recordings(ds.signals[rows], how)
+
+                    enc, head, tinfo = train_end_to_end(module, scaled(sub), labels[sub], scaled(p["val"]),
                                                         labels[p["val"]], crop, seed=s, options=opt.train,
                                                         device=opt.device, progress=opt.progress)
-                    part_prob = _sigmoid(predict_logits(enc, head, ds.signals[p["test"]], crop, opt.device, False))
+                    part_prob = _sigmoid(predict_logits(enc, head, scaled(p["test"]), crop, opt.device, False))
                     info = {"mode": "supervised" if spec.kind == "supervised" else "finetune", **tinfo}
                 prob[row:row + p["test"].size] = part_prob
                 row += p["test"].size
@@ -181,7 +186,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
         "label_names": names,
         "groups": groups,
         "encoders": {s.name: {"source": s.source or s.kind, "kind": s.kind, "config": s.config,
-                              "replicate_group": s.group, "init_seed": s.init_seed} for s in specs},
+                              "replicate_group": s.group, "init_seed": s.init_seed, "normalize": s.normalize}
+                     for s in specs},
         "options": {"fractions": list(opt.fractions), "seeds": list(opt.seeds), "n_boot": opt.n_boot,
                     "bootstrap_seed": opt.bootstrap_seed, "crop_seconds": opt.crop_seconds,
                     "crop_samples": crop, "finetune": opt.finetune, "l2_grid": list(opt.l2_grid),
