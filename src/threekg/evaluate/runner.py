@@ -79,11 +79,16 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     ds = open_dataset(data)
     names = list(ds.label_names)
     split, split_kind = load_or_make_split(ds.records, out / "split.csv", seed=opt.split_seed)
-    idx = {k: np.flatnonzero(split == k) for k in ("train", "val", "test")}
+    labels = np.asarray(ds.labels)
+    evaluated = evaluated_records(labels, ds.manifest)
+    if not evaluated.all():
+        log.info("%d records with no label of %s left out of evaluation (the PTB-XL benchmark drops them)",
+                 int((~evaluated).sum()), ds.manifest.get("label_set"))
+    idx = {k: np.flatnonzero((split == k) & evaluated) for k in ("train", "val", "test")}
     for k, v in idx.items():
         if v.size == 0:
-            raise ValueError(f"{data}: the {k} split is empty ({split_kind} split of {len(ds)} records)")
-    labels = np.asarray(ds.labels)
+            raise ValueError(f"{data}: the {k} split is empty ({split_kind} split of {int(evaluated.sum())} "
+                             "evaluated records)")
     y_val, y_test = labels[idx["val"]], labels[idx["test"]]
     keep, dropped = evaluable_classes(y_test, names)
     counts = draw_counts(y_test, keep, opt.n_boot, opt.bootstrap_seed) if opt.n_boot > 0 and keep.any() else None
@@ -152,7 +157,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
         "data": {"path": str(Path(data).resolve()), "n_records": len(ds), "fs": ds.fs,
                  "label_set": ds.manifest.get("label_set", ""), "split": split_kind,
                  "n_train": int(idx["train"].size), "n_val": int(idx["val"].size), "n_test": int(idx["test"].size),
-                 "n_samples": ds.n_samples},
+                 "n_unlabelled_excluded": int((~evaluated).sum()), "n_samples": ds.n_samples},
         "label_names": names,
         "groups": groups,
         "encoders": {s.name: {"source": s.source or s.kind, "kind": s.kind, "config": s.config} for s in specs},
@@ -167,6 +172,14 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     }
     write_outputs(out, metrics)
     return metrics
+
+
+def evaluated_records(labels: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
+    """(N,) bool: the records evaluation uses. All of them, except for label sets whose manifest says
+    ``evaluate_labelled_only`` (the PTB-XL benchmark tasks): there records with no label are left out."""
+    if manifest.get("evaluate_labelled_only"):
+        return np.asarray(np.asarray(labels).any(axis=1), dtype=bool)
+    return np.ones(len(labels), dtype=bool)
 
 
 def score_run(y: np.ndarray, prob: np.ndarray, names: list[str], keep: np.ndarray, dropped: dict[str, str],
