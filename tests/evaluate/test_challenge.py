@@ -178,7 +178,6 @@ def test_merged_24_classes_equal_the_official_27_code_score() -> None:
     """The label set merges CRBBB/RBBB, PAC/SVPB, PVC/VPB; scoring the merged classes must equal the
     official score computed on the unmerged codes (which merges them the same way)."""
     rng = np.random.default_rng(1)
-    codes, _ = official_weights()
     for _ in range(5):
         labels, outputs = _random_code_sets(rng, 150, 0.08)
         for i in range(0, 150, 10):  # pairs where only the non-representative member is given

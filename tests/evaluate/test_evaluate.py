@@ -91,6 +91,9 @@ def test_labelled_only_datasets_leave_unlabelled_records_out(tmp_path) -> None:
     used = set(pd.read_csv(tmp_path / "a" / "subsets" / "frac1_seed0.csv")["record"])
     names = ds.records["record"].to_numpy()
     assert used and not used & set(names[unlabelled])
+    cv = EvalOptions(**{**OPTS, "fractions": (1.0,), "seeds": (0,), "n_boot": 0, "split": "cv", "cv_folds": 5})
+    m = evaluate(ds.path, [EncoderSpec("band", "module", module=BandPower())], tmp_path / "cv", cv)
+    assert m["data"]["n_test"] == (~unlabelled).sum()  # every evaluated record tested once, no other
     (ds.path / "manifest.json").write_text(json.dumps(manifest))  # without the flag: every record
     m = evaluate(ds.path, [EncoderSpec("band", "module", module=BandPower())], tmp_path / "b", opts)
     assert m["data"]["n_unlabelled_excluded"] == 0
