@@ -11,13 +11,13 @@ An interrupted run resumes where it stopped when re-run with the same command.
 Examples:
   threekg prepare ../shared/data/cinc2021-sample --out data/cinc --fs 500
   threekg prepare ptb-xl/ --out data/ptbxl100 --fs 100 --label-set ptbxl-rhythm
+  threekg prepare my_wfdb/ --out data/mine --labels labels.csv
+  threekg prepare ecgs.npy --out data/arr --fs 500 --labels labels.csv
 
 PTB-XL label sets are the six tasks of the PTB-XL benchmark (Strodthoff et al. 2021): ptbxl-all,
 ptbxl-diagnostic, ptbxl-subdiagnostic, ptbxl-superdiagnostic, ptbxl-form, ptbxl-rhythm; every
 statement counts whatever its likelihood, and records with no label of the task are kept but left
 out of evaluation, as in the benchmark. ptbxl-superclass is the former name of ptbxl-superdiagnostic.
-  threekg prepare my_wfdb/ --out data/mine --labels labels.csv
-  threekg prepare ecgs.npy --out data/arr --fs 500 --labels labels.csv
 """
 
 from __future__ import annotations
