@@ -6,6 +6,7 @@ without it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -238,6 +239,22 @@ def test_prepare_reads_the_tree_with_no_labels(tree: Path, tmp_path: Path) -> No
     records = pd.read_csv(tmp_path / "prepared" / "records.csv", dtype=str)
     assert records["patient_id"].tolist() == [f"DFKP{i + 1:06d}" for i in range(N)]
     assert records["patient_id"].is_unique
+
+
+@needs_extra
+def test_a_study_generates_and_prepares_a_deepfake_corpus(tmp_path: Path) -> None:
+    from threekg.experiment.config import parse_config
+    from threekg.experiment.plan import build_plan
+
+    cfg = parse_config({"name": "df", "out": "out", "data": {
+        "synth": {"generator": "deepfake", "n": 3, "seed": SEED, "fs": 100},
+        "prepare": {"fs": 100, "seconds": 10, "label_set": "none"}}}, tmp_path)
+    steps = {s.name: s for s in build_plan(cfg, workers=1)}
+    for name in ("synth", "prepare"):
+        steps[name].run(False)
+        assert steps[name].is_complete()
+    assert (tmp_path / "out" / "raw" / "g1" / "DFK000003.hea").exists()
+    assert json.loads((tmp_path / "out" / "data" / "manifest.json").read_text())["n_records"] == 3
 
 
 # -- without the extra -----------------------------------------------------------------------------
