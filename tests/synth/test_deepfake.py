@@ -82,6 +82,8 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     torch.save({"stat_dict": {"w": [1, 2]}}, tmp_path / "list.pt")  # loadable, but not tensors
     with pytest.raises(ValueError, match="not a state dict of tensors"):
         deepfake.load_state_dict(tmp_path / "list.pt")
+    with pytest.raises(FileNotFoundError, match=r"absent\.pt"):
+        deepfake.load_state_dict(tmp_path / "absent.pt")
 
 
 @needs_extra

@@ -20,7 +20,6 @@ code is refused.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import warnings
 from collections.abc import Iterator
@@ -34,11 +33,13 @@ import torch
 from tqdm import tqdm
 
 from threekg.data.resample import fix_length
+from threekg.hashing import file_sha256
 from threekg.leads import INDEPENDENT_LEADS
 from threekg.synth.challenge import MAX_RECORDS, RECORDS_PER_FOLDER, _check_options, write_record
 from threekg.vcg import expand_8_to_12
 
-EXTRA = "deepfake"
+GENERATOR = "deepfake"
+"""This generator's name in ``write_challenge_tree(generator=...)`` and ``synth.json``."""
 MISSING_EXTRA = ("the deepfake generator needs the optional package deepfake-ecg: "
                  "pip install 'threekg[deepfake]'")
 GENERATOR_FS = 500.0
@@ -91,6 +92,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise  # missing or unreadable: the OS's own message, with the file name
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError...: all mean "not a safe checkpoint"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{path}: refused, not a weights-only checkpoint ({first})") from None
@@ -202,14 +205,6 @@ def _missing_blocks(out: Path, n: int) -> Iterator[tuple[int, list[int]]]:
             yield block, todo
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_deepfake_tree(
     out: str | Path,
     n: int,
@@ -244,8 +239,8 @@ def write_deepfake_tree(
     ckpt = checkpoint_path()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    options = {"generator": EXTRA, "seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": 1,
-               "checkpoint_sha256": _sha256(ckpt), "mv_per_unit": MV_PER_UNIT, "batch": BATCH}
+    options = {"generator": GENERATOR, "seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": 1,
+               "checkpoint_sha256": file_sha256(ckpt), "mv_per_unit": MV_PER_UNIT, "batch": BATCH}
     _check_options(out, n, options, {
         "generator": {"package": "deepfake-ecg", "version": metadata.version("deepfake-ecg"),
                       "generated_leads": list(INDEPENDENT_LEADS), "generated_fs": GENERATOR_FS,
