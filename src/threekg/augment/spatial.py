@@ -87,23 +87,6 @@ def _check_order(order_sorted_ok: bool) -> None:
         raise ValueError("rotation_matrix: axis_order rows must be permutations of (0, 1, 2) of shape (B, 3)")
 
 
-def spatial_matrix_numpy(
-    angles_deg: np.ndarray,
-    scales: np.ndarray,
-    residual: bool = False,
-    matrix: VcgMatrix = "inverse_dower",
-    axis_order: np.ndarray | None = None,
-) -> np.ndarray:
-    """NumPy (float64) version of :func:`spatial_matrix`: (B, 3), (B, 3) -> (B, 12, 12).
-
-    CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
-    kernels, each of which can stall on a busy thread pool.
-    """
-    vcg_map, lead_map = spatial_factors_numpy(angles_deg, scales, residual, matrix, axis_order)
-    m = lead_map @ vcg_map
-    return m + np.eye(12) if residual else m
-
-
 def spatial_factors_numpy(
     angles_deg: np.ndarray,
     scales: np.ndarray,
@@ -115,7 +98,9 @@ def spatial_factors_numpy(
 
     The transform is ``E D A x`` (``x + E D A x`` with ``residual``): every 12 x 12 matrix has rank 3,
     so a kernel that goes through the heart vector does 72 instead of 144 multiply-adds per sample.
-    Arguments as :func:`spatial_matrix_numpy` (checked the same way); float64 NumPy throughout.
+    Arguments as :func:`spatial_matrix`, as NumPy arrays (checked the same way); float64 throughout.
+    CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
+    kernels, each of which can stall on a busy thread pool.
     """
     a = np.asarray(angles_deg, dtype=np.float64)
     sc = np.asarray(scales, dtype=np.float64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,20 @@ class _Checker:
         for key, value in self.mapping(obj, field).items():
             self.number(value, f"{field}.{key}", nullable=True, unit=True)
 
+    def rows(self, value: Any, field: str, required: tuple[str, ...],
+             encoders: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """``(prefix, row)`` of a non-empty list of per-(encoder, fraction) rows, each checked for its
+        ``required`` fields, a listed ``encoder`` and a valid ``fraction``."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(field, "expected a non-empty list")
+        for i, row in enumerate(value):
+            p = f"{field}[{i}]"
+            self.require(self.mapping(row, p), required, f"{p}.")
+            if row["encoder"] not in encoders:
+                raise self.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
+            self.fraction(row["fraction"], f"{p}.fraction")
+            yield p, row
+
     def fraction(self, value: Any, field: str) -> None:
         self.number(value, field)
         if not 0.0 < value <= 1.0:
@@ -106,15 +120,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             if not isinstance(members, list):
                 raise c.fail(f"groups.{group}", "expected a list of class names")
 
-    runs = top["runs"]
-    if not isinstance(runs, list) or not runs:
-        raise c.fail("runs", "expected a non-empty list")
-    for i, run in enumerate(runs):
-        p = f"runs[{i}]"
-        c.require(c.mapping(run, p), _RUN_REQUIRED, f"{p}.")
-        if run["encoder"] not in encoders:
-            raise c.fail(f"{p}.encoder", f"encoder {run['encoder']!r} is not listed in `encoders`")
-        c.fraction(run["fraction"], f"{p}.fraction")
+    for p, run in c.rows(top["runs"], "runs", _RUN_REQUIRED, encoders):
         c.number(run["macro_auroc"], f"{p}.macro_auroc", unit=True)
         c.number(run["macro_auprc"], f"{p}.macro_auprc", nullable=True, unit=True)
         c.number_map(run["per_class_auroc"], f"{p}.per_class_auroc")
@@ -122,15 +128,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             c.number_map(run["group_auroc"], f"{p}.group_auroc")
         c.number(run.get("challenge_metric"), f"{p}.challenge_metric", nullable=True)
 
-    summary = top["summary"]
-    if not isinstance(summary, list) or not summary:
-        raise c.fail("summary", "expected a non-empty list")
-    for i, row in enumerate(summary):
-        p = f"summary[{i}]"
-        c.require(c.mapping(row, p), _SUMMARY_REQUIRED, f"{p}.")
-        if row["encoder"] not in encoders:
-            raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
-        c.fraction(row["fraction"], f"{p}.fraction")
+    for p, row in c.rows(top["summary"], "summary", _SUMMARY_REQUIRED, encoders):
         c.number(row["macro_auroc_mean"], f"{p}.macro_auroc_mean", unit=True)
         for key in ("ci_low", "ci_high"):  # NaN/null: the evaluation could not bootstrap (shown as n/a)
             c.number(row[key], f"{p}.{key}", nullable=True, unit=True)
