@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata, resources
 from pathlib import Path
@@ -35,7 +34,13 @@ from threekg.data.resample import fix_length
 from threekg.hashing import file_sha256
 from threekg.leads import INDEPENDENT_LEADS
 from threekg.progress import progress_bar
-from threekg.synth.challenge import MAX_RECORDS, RECORDS_PER_FOLDER, _check_options, write_record
+from threekg.synth.challenge import (
+    MAX_RECORDS,
+    RECORDS_PER_FOLDER,
+    _check_options,
+    missing_records,
+    write_record,
+)
 from threekg.vcg import expand_8_to_12
 
 GENERATOR = "deepfake"
@@ -197,14 +202,6 @@ def _write_block(out: Path, block: int, todo: list[int], seed: int, fs: float) -
     return len(todo)
 
 
-def _missing_blocks(out: Path, n: int) -> Iterator[tuple[int, list[int]]]:
-    for block in range((n + BATCH - 1) // BATCH):
-        todo = [i for i in range(block * BATCH, min(n, (block + 1) * BATCH))
-                if not record_path(out, i).with_suffix(".hea").exists()]
-        if todo:
-            yield block, todo
-
-
 def write_deepfake_tree(
     out: str | Path,
     n: int,
@@ -247,7 +244,7 @@ def write_deepfake_tree(
                       "derived_leads": ["III", "aVR", "aVL", "aVF"]},
         "labels": "none: unlabelled normal ECGs, '#Dx:' is empty (prepare with --label-set none)",
     })
-    blocks = list(_missing_blocks(out, n))
+    blocks = list(missing_records(out, n, BATCH, record_path))
     todo = sum(len(t) for _, t in blocks)
     workers = max(1, min(workers or 1, len(blocks) or 1))
     threads = max(1, torch.get_num_threads() // workers)
