@@ -1,7 +1,7 @@
 """Child-process targets that stop pretraining at one moment of a checkpoint write, for a SIGKILL there.
 
-Run through :mod:`killing` (a real, separate process). The child patches the calls of
-``threekg.train.checkpoint_io.AtomicCheckpointIO`` for the file ``name`` so that, at ``stage``, it
+Run through :mod:`killing` (a real, separate process). The child patches the ``open`` of
+``threekg.train.checkpoint_io`` and ``os.replace`` for the file ``name`` so that, at ``stage``, it
 creates ``marker`` and sleeps; the test kills the process group as soon as the marker appears:
 
 * ``writing``: half of the serialised checkpoint is in the temporary file ``.NAME.tmp-PID``;
@@ -12,7 +12,6 @@ creates ``marker`` and sleeps; the test kills the process group as soon as the m
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
@@ -28,21 +27,39 @@ def _stall(marker: str) -> None:
 
 def pretrain_stalling_at(stage: str, name: str, marker: str, **kwargs: Any) -> Any:
     """``threekg.train.pretrain(**kwargs)`` that stalls at ``stage`` of the first write of ``name``."""
-    import torch
+    from threekg.train import checkpoint_io, pretrain
 
-    from threekg.train import pretrain
+    real_replace = os.replace
 
-    real_save, real_replace = torch.save, os.replace
+    real_open = open
 
-    def save(obj: Any, f: Any, *args: Any, **kw: Any) -> None:
-        if stage == "writing" and Path(f.name).name.startswith(f".{name}.tmp-"):
-            buffer = io.BytesIO()
-            real_save(obj, buffer, *args, **kw)
-            f.write(buffer.getvalue()[: buffer.tell() // 2])
-            f.flush()
-            os.fsync(f.fileno())
+    class HalfFile:
+        """The temporary file of ``name``: writes the first half of the bytes, then stalls."""
+
+        def __init__(self, path: Any, mode: str) -> None:
+            self.f = real_open(path, mode)
+
+        def write(self, data: Any) -> int:
+            half = bytes(data)[: len(data) // 2]
+            self.f.write(half)
+            self.f.flush()
+            os.fsync(self.f.fileno())
             _stall(marker)
-        real_save(obj, f, *args, **kw)
+            return len(half)
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(self.f, attr)
+
+        def __enter__(self) -> HalfFile:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+    def opener(path: Any, mode: str = "r", *args: Any, **kw: Any) -> Any:
+        if stage == "writing" and Path(path).name.startswith(f".{name}.tmp-"):
+            return HalfFile(path, mode)
+        return real_open(path, mode, *args, **kw)
 
     def replace(src: Any, dst: Any) -> None:
         if Path(dst).name == name and stage == "before-move":
@@ -51,6 +68,6 @@ def pretrain_stalling_at(stage: str, name: str, marker: str, **kwargs: Any) -> A
         if Path(dst).name == name and stage == "after-move":
             _stall(marker)
 
-    torch.save = save  # this child process only; other files pass through (the name is checked)
-    os.replace = replace
+    checkpoint_io.open = opener  # type: ignore[attr-defined]  # this child only: the writer's open()
+    os.replace = replace  # this child process only; other files pass through (the name is checked)
     return pretrain(**kwargs)

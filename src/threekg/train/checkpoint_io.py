@@ -12,6 +12,7 @@ the run starts again (:func:`remove_partial_checkpoints`).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        buffer = io.BytesIO()  # serialised first, as Lightning does: a failed write (a full disk) then
+        torch.save(checkpoint, buffer)  # raises its OSError, not torch's zip-writer error about it
         try:
             with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
+                f.write(buffer.getbuffer())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
