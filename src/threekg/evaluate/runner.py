@@ -22,6 +22,7 @@ from threekg import __version__
 from threekg.data import open_dataset
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
+from threekg.evaluate.diagnose import Diagnoser, DiagnosticOptions
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
     cached_embeddings,
@@ -60,6 +61,7 @@ class EvalOptions:
     train: FinetuneOptions = field(default_factory=FinetuneOptions)
     threshold: float = 0.5
     progress: bool = True
+    diagnostics: DiagnosticOptions = field(default_factory=DiagnosticOptions)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -104,6 +106,10 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     runs: list[dict[str, Any]] = []
     boot: dict[tuple[str, float, int], np.ndarray] = {}
     grid = list(itertools.product(opt.fractions, opt.seeds))
+    diagnose = Diagnoser(ds.signals, labels, ds.fs, idx["train"], idx["test"], subsets, keep, crop, dfp, cache_dir,
+                         opt.diagnostics, ds.records["record"].astype(str).tolist(), opt.batch_size, opt.device,
+                         opt.progress) if opt.diagnostics.enabled else None
+    diagnostics: dict[str, dict[str, Any]] = {}
     for spec in specs:
         end_to_end = spec.kind == "supervised" or (opt.finetune and spec.kind in ("checkpoint", "module"))
         z = None
@@ -118,6 +124,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                 raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
                                  "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
+            if diagnose is not None:
+                diagnostics[spec.name] = diagnose(spec.name, module, fp, z)
         probe_cache: dict[bytes, tuple[np.ndarray, dict[str, Any]]] = {}
         for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):
             sub = subsets[(f, s)]
@@ -164,6 +172,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
         "runs": runs,
         "summary": summary,
         "paired": paired,
+        "diagnostics": diagnostics,
     }
     write_outputs(out, metrics)
     return metrics
