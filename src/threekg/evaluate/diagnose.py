@@ -30,7 +30,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -93,7 +93,7 @@ def plan_crops(candidates: np.ndarray, n_samples: int, crop: int | None, options
                fs: float) -> CropPlan:
     """Draw the diagnostic crops of (a seeded subsample of at most ``max_records``) ``candidates`` rows.
 
-    Crops have the evaluation's crop length (the whole record when ``crop`` is None or longer);
+    Crops have the evaluation's crop length (the whole record, once, when ``crop`` is None or longer);
     starts are uniform in [S, T - L - S] with S the largest shift that fits (<= ``max_shift_seconds``);
     shifts are uniform in [-S, S] without 0.
     """
@@ -102,7 +102,7 @@ def plan_crops(candidates: np.ndarray, n_samples: int, crop: int | None, options
     length = n_samples if crop is None else min(crop, n_samples)
     room = n_samples - length
     shift = min(round(options.max_shift_seconds * fs), room // 2)
-    k = options.crops_per_record
+    k = options.crops_per_record if room > 0 else 1  # every crop of a record is the whole record
     rows = np.repeat(rows, k)
     starts = rng.integers(shift, room - shift + 1, size=rows.size)
     magnitude = rng.integers(1, shift + 1, size=rows.size) if shift > 0 else np.zeros(rows.size, dtype=np.int64)
@@ -121,7 +121,7 @@ def _gather(signals: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: i
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, allow_pickle=False, **cast(dict[str, Any], arrays))
     os.replace(tmp, path)
 
 
@@ -278,6 +278,9 @@ class Diagnoser:
 
     def _make_targets(self) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
         plan, n = self.plan, self.plan.rows.size
+        if plan.length >= self.signals.shape[-1]:
+            return np.zeros(n, bool), {}, ("the crops are whole records: no R peak precedes a crop's first sample, "
+                                           "so its phase is undefined (use a crop shorter than the records)")
         try:
             peaks = self._peaks()
         except ImportError:
