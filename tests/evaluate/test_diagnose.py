@@ -14,12 +14,15 @@ import pytest
 import torch
 from evaluate_fixtures import FS, BandPower, NoiseProjection
 from scipy.signal import find_peaks
+from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from threekg.data import PreparedDataset, write_dataset
 from threekg.evaluate import DiagnosticOptions, EncoderSpec, EvalOptions, evaluate
 from threekg.evaluate import diagnostics as dx
 from threekg.evaluate.diagnose import Diagnoser, crop_embeddings, plan_crops
+from threekg.evaluate.embeddings import embed
+from threekg.evaluate.splits import fold_partitions, load_or_make_folds
 
 
 class TimeShape(nn.Module):
@@ -80,6 +83,19 @@ def test_crop_embeddings_are_seeded_and_independent_of_the_batch_size() -> None:
     np.testing.assert_array_equal(a["clean"], c["clean"])  # the plan fixes the crops; the seed the transforms
 
 
+def test_crop_embeddings_scale_whole_recordings_like_the_encoder_was_pretrained() -> None:
+    signals = np.random.default_rng(2).normal(size=(10, 12, 500)).astype(np.float32)
+    plan = plan_crops(np.arange(10), 500, 200, _options(), FS)
+    big = {n: crop_embeddings(MaxAbs(), 10 * signals, plan, FS, seed=0, normalize=n) for n in ("none", "minmax")}
+    small = crop_embeddings(MaxAbs(), signals, plan, FS, seed=0, normalize="minmax")
+    np.testing.assert_allclose(big["minmax"]["clean"], small["clean"], rtol=1e-5)  # one scale per recording
+    np.testing.assert_allclose(big["none"]["clean"], 10 * crop_embeddings(MaxAbs(), signals, plan, FS, 0)["clean"],
+                               rtol=1e-5)
+    span = signals.max(axis=(1, 2)) - signals.min(axis=(1, 2))  # of the whole recording, not the crop
+    crops = np.stack([signals[r, :, st : st + 200] for r, st in zip(plan.rows, plan.starts, strict=True)])
+    np.testing.assert_allclose(small["clean"], np.abs(crops).max(axis=2) / span[plan.rows, None], rtol=1e-5)
+
+
 def test_plan_crops_stays_inside_the_records() -> None:
     plan = plan_crops(np.arange(100), 1000, 500, _options(max_records=30, max_shift_seconds=0.5), FS)
     assert np.unique(plan.rows).size == 30 and plan.rows.size == 90 and plan.max_shift == 50
@@ -124,9 +140,9 @@ def simulated(tmp_path_factory: pytest.TempPathFactory):
 
 def _diagnoser(ds: PreparedDataset, cache: Path, **kw) -> Diagnoser:
     n = len(ds)
-    train, test = np.arange(0, n // 2), np.arange(n // 2, n)
-    return Diagnoser(ds.signals, ds.labels, ds.fs, train, test, {(1.0, 0): train}, np.ones(2, bool), 250, "fp",
-                     cache, _options(**kw), ds.records["record"].tolist(), progress=False)
+    part = {"train": np.arange(0, n // 2), "val": np.zeros(0, dtype=np.int64), "test": np.arange(n // 2, n)}
+    return Diagnoser(ds.signals, ds.labels, ds.fs, [part], {(0, 1.0, 0): part["train"]}, np.ones(2, bool), 250,
+                     "fp", cache, _options(**kw), ds.records["record"].tolist(), progress=False)
 
 
 def test_shortcut_r2_high_for_an_encoder_that_reads_the_beat_timing(simulated, tmp_path) -> None:
@@ -172,6 +188,20 @@ def test_evaluate_writes_diagnostics_for_frozen_encoders(planted, tmp_path) -> N
     assert 0.0 <= bp["alignment"] <= 4.0 and -4.0 <= bp["uniformity"] <= 0.0
     assert set(bp["invariance"]) == {"rotation_scaling", "time_mask", "time_shift"}
     assert bp["views"]["n_records"] == 60 and bp["views"]["crop_samples"] == 200
+    cv = evaluate(planted.path, specs, tmp_path / "cv",
+                  EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, progress=False, crop_seconds=2.0, split="cv",
+                              cv_folds=3, diagnostics=DiagnosticOptions(max_records=30, crops_per_record=1)))
+    folds, _ = load_or_make_folds(planted.records, tmp_path / "cv" / "split.csv", k=3, seed=0)
+    z = embed(BandPower(), planted.signals, 200, progress=False)
+    pooled_y, pooled_s = [], []
+    for p in fold_partitions(folds):  # fraction 1: the whole training split of each fold
+        zc = z - z[p["train"]].mean(axis=0)
+        pooled_s.append(dx.knn_scores(zc[p["train"]], planted.labels[p["train"]], zc[p["test"]]))
+        pooled_y.append(planted.labels[p["test"]])
+    y, sc = np.concatenate(pooled_y), np.concatenate(pooled_s)
+    expected = np.mean([roc_auc_score(y[:, c], sc[:, c]) for c in range(y.shape[1])])
+    assert cv["diagnostics"]["bandpower"]["knn"][0]["macro_auroc_mean"] == pytest.approx(expected, abs=1e-6)
+    assert expected > 0.9
     off = evaluate(planted.path, specs[:1], tmp_path / "b",
                    EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, progress=False,
                                diagnostics=DiagnosticOptions(enabled=False)))

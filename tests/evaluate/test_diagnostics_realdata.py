@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from realdata_paths import shared_subdir
 
+from realdata_paths import shared_subdir
 from threekg.data import read_record
 from threekg.evaluate.diagnostics import find_r_peaks
 from threekg.leads import LEADS

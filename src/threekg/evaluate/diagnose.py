@@ -38,8 +38,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from threekg.augment import PIPELINES, build_pipeline
+from threekg.data.normalize import normalize_recordings
 from threekg.evaluate import diagnostics as dx
 from threekg.evaluate.embeddings import embed
+from threekg.evaluate.metrics import auroc, macro
 from threekg.leads import LEADS
 
 log = logging.getLogger(__name__)
@@ -110,11 +112,11 @@ def plan_crops(candidates: np.ndarray, n_samples: int, crop: int | None, options
     return CropPlan(rows, starts, shifts, length, shift)
 
 
-def _gather(signals: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
-    """(M, 12, length) float32 crops signals[rows[m], :, starts[m] : starts[m] + length]."""
-    out = np.empty((rows.size, signals.shape[1], length), dtype=np.float32)
-    for m, (r, s) in enumerate(zip(rows, starts, strict=True)):
-        out[m] = signals[r, :, s : s + length]
+def _gather(records: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
+    """(M, 12, length) float32 crops records[m, :, starts[m] : starts[m] + length] of ``records`` (M, 12, T)."""
+    out = np.empty((records.shape[0], records.shape[1], length), dtype=np.float32)
+    for m, s in enumerate(starts):
+        out[m] = records[m, :, s : s + length]
     return torch.from_numpy(out)
 
 
@@ -132,20 +134,22 @@ def _key(payload: dict[str, Any]) -> str:
 @torch.no_grad()
 def crop_embeddings(encoder: nn.Module, signals: np.ndarray, plan: CropPlan, fs: float, seed: int,
                     batch_size: int = 64, device: str | torch.device = "cpu", progress: bool = False,
-                    desc: str = "diagnose") -> dict[str, np.ndarray]:
+                    desc: str = "diagnose", normalize: str = "none") -> dict[str, np.ndarray]:
     """Embeddings (M, D) float32 of the plan's crops: ``clean``, ``time_shift`` and every :data:`VIEWS` entry.
 
     Each view has its own ``torch.Generator`` seeded from ``seed`` and its position in :data:`VIEWS`;
-    crops are transformed :data:`CHUNK` at a time. The encoder runs in eval mode (see :func:`embed`).
+    crops are transformed :data:`CHUNK` at a time. ``normalize`` scales each whole recording first
+    (:mod:`threekg.data.normalize`, as the encoder was pretrained), as :func:`embed` does.
+    The encoder runs in eval mode (see :func:`embed`).
     """
     pipes = {name: build_pipeline(preset, fs=fs) for name, preset in VIEWS.items()}
     gens = {name: torch.Generator().manual_seed(seed * 1000 + i) for i, name in enumerate(VIEWS)}
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ("clean", "time_shift", *VIEWS)}
     for i in tqdm(range(0, plan.rows.size, CHUNK), desc=desc, disable=not progress, leave=False):
         sl = slice(i, i + CHUNK)
-        clean = _gather(signals, plan.rows[sl], plan.starts[sl], plan.length)
-        batches = {"clean": clean, "time_shift": _gather(signals, plan.rows[sl], plan.starts[sl] + plan.shifts[sl],
-                                                         plan.length)}
+        records = normalize_recordings(signals[plan.rows[sl]], normalize)
+        clean = _gather(records, plan.starts[sl], plan.length)
+        batches = {"clean": clean, "time_shift": _gather(records, plan.starts[sl] + plan.shifts[sl], plan.length)}
         batches.update({name: pipes[name](clean, generator=gens[name]) for name in VIEWS})
         for name, x in batches.items():
             parts[name].append(embed(encoder, x.numpy(), None, batch_size, device, progress=False))
@@ -173,21 +177,23 @@ class Diagnoser:
         signals: (N, 12, T) mV, the prepared dataset's signals.
         labels: (N, C) in {0, 1}.
         fs: Hz.
-        train, test: dataset rows of the train and test splits.
-        subsets: {(fraction, seed): training rows} - the probe's label subsets.
-        keep: (C,) bool - the probe's evaluable classes.
+        parts: the evaluation's partitions, each {"train", "val", "test": dataset rows} (one for a fixed
+            split, K for cross-validation: kNN scores are then pooled over the folds, like the probe's).
+        subsets: {(partition, fraction, seed): training rows} - the probe's label subsets.
+        keep: (C,) bool - the probe's evaluable classes (on the pooled test rows).
         crop: crop length in samples of the evaluation (None: whole records).
         dataset_fp: the dataset fingerprint (cache keys).
         cache_dir: where crop embeddings and R peaks are cached.
         record_names: (N,) names for log messages.
     """
 
-    def __init__(self, signals: np.ndarray, labels: np.ndarray, fs: float, train: np.ndarray, test: np.ndarray,
-                 subsets: dict[tuple[float, int], np.ndarray], keep: np.ndarray, crop: int | None, dataset_fp: str,
-                 cache_dir: Path, options: DiagnosticOptions, record_names: list[str], batch_size: int = 64,
-                 device: str = "cpu", progress: bool = True) -> None:
+    def __init__(self, signals: np.ndarray, labels: np.ndarray, fs: float, parts: list[dict[str, np.ndarray]],
+                 subsets: dict[tuple[int, float, int], np.ndarray], keep: np.ndarray, crop: int | None,
+                 dataset_fp: str, cache_dir: Path, options: DiagnosticOptions, record_names: list[str],
+                 batch_size: int = 64, device: str = "cpu", progress: bool = True) -> None:
         self.signals, self.labels, self.fs = signals, np.asarray(labels), float(fs)
-        self.train, self.test, self.subsets, self.keep = train, test, subsets, keep
+        self.parts, self.subsets, self.keep = parts, subsets, keep
+        test = np.concatenate([p["test"] for p in parts])
         self.dataset_fp, self.cache_dir, self.opt = dataset_fp, Path(cache_dir), options
         self.record_names, self.batch_size, self.device, self.progress = record_names, batch_size, device, progress
         if options.records not in ("all", "test"):
@@ -198,14 +204,16 @@ class Diagnoser:
         self.plan = plan_crops(candidates, signals.shape[-1], crop, options, self.fs)
         self._targets: tuple[np.ndarray, dict[str, np.ndarray], str] | None = None
 
-    def __call__(self, name: str, encoder: nn.Module, encoder_fp: str, z: np.ndarray) -> dict[str, Any]:
-        """The diagnostics dict of one encoder (``z`` (N, D): its cached record embeddings)."""
+    def __call__(self, name: str, encoder: nn.Module, encoder_fp: str, z: np.ndarray,
+                 normalize: str = "none") -> dict[str, Any]:
+        """The diagnostics dict of one encoder (``z`` (N, D): its cached record embeddings; ``normalize``:
+        the input scaling it was pretrained with)."""
         t0 = time.perf_counter()
         out: dict[str, Any] = {"embed_dim": int(z.shape[1])}
         out.update(self._knn(z))
         out.update({"effective_rank": dx.effective_rank(z), "dims_99": dx.dims_for_variance(z, 0.99),
                     "rank_records": int(z.shape[0]), "max_rank": int(min(z.shape[0] - 1, z.shape[1]))})
-        views, hit = self._crop_embeddings(name, encoder, encoder_fp)
+        views, hit = self._crop_embeddings(name, encoder, encoder_fp, normalize)
         groups = self.plan.rows
         out["alignment"] = dx.alignment(views["view_a"], views["view_b"])
         out["uniformity"] = float(np.mean([dx.uniformity(views[v], groups=groups) for v in ("view_a", "view_b")]))
@@ -223,25 +231,34 @@ class Diagnoser:
         return out
 
     def _knn(self, z: np.ndarray) -> dict[str, Any]:
-        zc = z - z[self.train].mean(axis=0)  # centred with the whole training split (no labels used)
+        """kNN macro AUROC per label subset: per partition, embeddings centred by the mean of its whole
+        training split (no labels used), test scores pooled over the partitions in their order."""
+        test = np.concatenate([p["test"] for p in self.parts])
         rows = []
-        for fraction in sorted({f for f, _ in self.subsets}):
-            per_seed = {s: dx.knn_macro_auroc(zc[sub], self.labels[sub], zc[self.test], self.labels[self.test],
-                                              self.keep, self.opt.knn_k, self.opt.knn_temperature)
-                        for (f, s), sub in self.subsets.items() if f == fraction}
+        for fraction in sorted({f for _, f, _ in self.subsets}):
+            per_seed = {}
+            for s in sorted({s for _, f, s in self.subsets if f == fraction}):
+                scores = []
+                for i, p in enumerate(self.parts):
+                    sub, zc = self.subsets[(i, fraction, s)], z - z[p["train"]].mean(axis=0)
+                    scores.append(dx.knn_scores(zc[sub], self.labels[sub], zc[p["test"]], self.opt.knn_k,
+                                                self.opt.knn_temperature))
+                per_seed[s] = macro(np.asarray(auroc(self.labels[test], np.concatenate(scores))), self.keep)
             rows.append({"fraction": fraction, "macro_auroc_mean": float(np.mean(list(per_seed.values()))),
                          "per_seed": {str(s): v for s, v in per_seed.items()}})
         return {"knn": rows}
 
-    def _crop_embeddings(self, name: str, encoder: nn.Module, encoder_fp: str) -> tuple[dict[str, np.ndarray], bool]:
+    def _crop_embeddings(self, name: str, encoder: nn.Module, encoder_fp: str,
+                         normalize: str) -> tuple[dict[str, np.ndarray], bool]:
         key = _key({"encoder": encoder_fp, "dataset": self.dataset_fp, "plan": self.plan.digest(),
-                    "seed": self.opt.seed, "views": {v: PIPELINES[p] for v, p in VIEWS.items()}, "chunk": CHUNK})
+                    "seed": self.opt.seed, "views": {v: PIPELINES[p] for v, p in VIEWS.items()}, "chunk": CHUNK,
+                    "normalize": normalize})
         path = self.cache_dir / f"diag-{key}.npz"
         if path.exists():
             with np.load(path, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}, True
         views = crop_embeddings(encoder, self.signals, self.plan, self.fs, self.opt.seed, self.batch_size,
-                                self.device, self.progress, desc=f"diagnose {name}")
+                                self.device, self.progress, desc=f"diagnose {name}", normalize=normalize)
         _save_npz(path, views)
         return views, False
 
