@@ -106,7 +106,7 @@ def test_group_paired_difference_uses_the_shared_resamples() -> None:
     runs = [{"encoder": e, "fraction": 1.0, "seed": s, "n_train": 10, "macro_auroc": float(boot[(e, 1.0, s)].mean()),
              "per_class_auroc": {}, "group_auroc": {}, "macro_auprc": 0.5, "challenge_metric": None}
             for e in ("a@0", "a@1", "b") for s in (0, 1)]
-    summary, paired = summarise(runs, boot, ["a@0", "a@1", "b"], [1.0], [0, 1],
+    _, paired = summarise(runs, boot, ["a@0", "a@1", "b"], [1.0], [0, 1],
                                 replicate_groups={"a@0": "a", "a@1": "a", "b": "b"})
     row = next(p for p in paired if (p["encoder_a"], p["encoder_b"]) == ("a", "b"))
     d = np.mean([boot[("a@0", 1.0, s)] for s in (0, 1)] + [boot[("a@1", 1.0, s)] for s in (0, 1)], axis=0) \

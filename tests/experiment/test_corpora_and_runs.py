@@ -123,5 +123,5 @@ def test_evaluate_splits_are_checked(tmp_path: Path) -> None:
         parse_config(raw, tmp_path)
     raw["evaluate"]["splits"] = ["fixed"]
     raw["evaluate"]["options"]["split"] = "cv"
-    with pytest.raises(ConfigError, match="use evaluate.splits"):
+    with pytest.raises(ConfigError, match=r"use evaluate\.splits"):
         parse_config(raw, tmp_path)

@@ -89,8 +89,12 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     ds = open_dataset(data)
     names = list(ds.label_names)
     dfp = dataset_fingerprint(ds.path, ds.signals)
-    parts, split_kind = _partitions(ds.records, out, opt)
     labels = np.asarray(ds.labels)
+    evaluated = evaluated_records(labels, ds.manifest)
+    if not evaluated.all():
+        log.info("%d records with no label of %s left out of evaluation (the PTB-XL benchmark drops them)",
+                 int((~evaluated).sum()), ds.manifest.get("label_set"))
+    parts, split_kind = _partitions(ds.records, out, opt, evaluated)
     test_all = np.concatenate([p["test"] for p in parts])
     y_test = labels[test_all]
     keep, dropped = evaluable_classes(y_test, names)
@@ -190,7 +194,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                  "split": split_kind if len(parts) == 1 else f"{split_kind}-cv{len(parts)}",
                  "n_train": int(sizes["train"]) if len(parts) == 1 else sizes["train"],
                  "n_val": int(sizes["val"]) if len(parts) == 1 else sizes["val"],
-                 "n_test": int(test_all.size), "n_folds": len(parts), "n_samples": ds.n_samples},
+                 "n_test": int(test_all.size), "n_folds": len(parts),
+                 "n_unlabelled_excluded": int((~evaluated).sum()), "n_samples": ds.n_samples},
         "label_names": names,
         "groups": groups,
         "encoders": {s.name: {"source": s.source or s.kind, "kind": s.kind, "config": s.config,
@@ -211,24 +216,37 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     return metrics
 
 
+def evaluated_records(labels: np.ndarray, manifest: dict[str, Any]) -> np.ndarray:
+    """(N,) bool: the records evaluation uses. All of them, except for label sets whose manifest says
+    ``evaluate_labelled_only`` (the PTB-XL benchmark tasks): there records with no label are left out."""
+    if manifest.get("evaluate_labelled_only"):
+        return np.asarray(np.asarray(labels).any(axis=1), dtype=bool)
+    return np.ones(len(labels), dtype=bool)
+
+
 SPLIT_MODES = ("fixed", "cv")
 """``fixed``: one train/val/test split (strat_fold 1-8/9/10, or patient-level 70/10/20);
 ``cv``: K-fold cross-validation, every record tested once."""
 
 
-def _partitions(records: Any, out: Path, opt: EvalOptions) -> tuple[list[dict[str, np.ndarray]], str]:
-    """The train/val/test index partitions of the evaluation (one for ``fixed``, K for ``cv``) and the split kind."""
+def _partitions(records: Any, out: Path, opt: EvalOptions,
+                evaluated: np.ndarray) -> tuple[list[dict[str, np.ndarray]], str]:
+    """The train/val/test index partitions of the evaluation (one for ``fixed``, K for ``cv``) and the
+    split kind. The split is made over every record (``split.csv`` lists them all); the partitions then
+    keep only the ``evaluated`` ones (:func:`evaluated_records`)."""
     if opt.split == "cv":
         folds, kind = load_or_make_folds(records, out / "split.csv", k=opt.cv_folds, seed=opt.split_seed)
         parts = fold_partitions(folds)
     else:
         split, kind = load_or_make_split(records, out / "split.csv", seed=opt.split_seed)
         parts = [{k: np.flatnonzero(split == k) for k in ("train", "val", "test")}]
+    parts = [{k: v[evaluated[v]] for k, v in p.items()} for p in parts]
     for i, p in enumerate(parts):
         for k, v in p.items():
             if v.size == 0:
                 where = f" of fold {i + 1}" if len(parts) > 1 else ""
-                raise ValueError(f"the {k} split{where} is empty ({kind} split of {len(records)} records)")
+                raise ValueError(f"the {k} split{where} is empty ({kind} split of {int(evaluated.sum())} "
+                                 "evaluated records)")
     return parts, kind
 
 

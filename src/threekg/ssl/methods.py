@@ -10,7 +10,9 @@ Built-in methods (``METHODS``):
 * ``3kg`` and the ablations ``3kg-spatial``, ``3kg-temporal``, ``3kg-rotation``, ``3kg-scaling``,
   ``3kg-residual``, ``3kg-kors``: two views of ``threekg.augment.PIPELINES[name]``; positives are
   the two views of one recording, or (``patient_positives=True``, as in fairseq-signals) every
-  view of the same patient.
+  view of the same patient. By default the two views are cut from two windows of the recording
+  at least one view apart (``windows="random"``); the paper cuts both from one window
+  (``windows="same"``), which lets the encoder match views by beat timing (docs/pretrain.md).
 * ``simclr``: two views of ``PIPELINES["simclr"]`` (noise, amplitude scale, baseline wander,
   lead mask; the crop is the loader's random window).
 * ``cmsc`` (CLOCS): the loader reads a crop of twice the view length; the views are its two
@@ -26,6 +28,7 @@ Add a method with ``@register_method("name")`` on a factory ``(fs, **options) ->
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,9 +36,12 @@ import torch
 from torch import Tensor, nn
 
 Batch = dict[str, Tensor]
+log = logging.getLogger(__name__)
 
-DEFAULT_WINDOWS = "same"
-"""Default ``windows`` of the augmentation methods (see :class:`AugmentationMethod`)."""
+DEFAULT_WINDOWS = "random"
+"""Default ``windows`` of the augmentation methods (see :class:`AugmentationMethod`): two windows at
+least one view apart, chosen by the ``ptbxl-500`` study (docs/results.md). The paper's recipe is
+``same``."""
 
 
 class Method:
@@ -90,7 +96,9 @@ class AugmentationMethod(Method):
             windows; ``random`` - two independent windows whose starts are at least
             ``min_offset_seconds`` apart. With ``same`` the two views share the timing of every
             beat, which the encoder can match on instead of learning the waveform (docs/pretrain.md).
-        min_offset_seconds: ``random`` only: the smallest distance between the two windows' starts.
+        min_offset_seconds: ``random`` only: the smallest distance between the two windows' starts;
+            None (default): one view length, so the windows never overlap (reduced, with a warning,
+            to what the recordings allow when they are shorter than two views).
     """
 
     def __init__(
@@ -101,7 +109,7 @@ class AugmentationMethod(Method):
         patient_positives: bool = False,
         n_views: int = 2,
         windows: str = DEFAULT_WINDOWS,
-        min_offset_seconds: float = 0.0,
+        min_offset_seconds: float | None = None,
     ) -> None:
         from threekg.augment import WINDOW_MODES, build_pipeline
 
@@ -111,7 +119,7 @@ class AugmentationMethod(Method):
             raise ValueError(f"method {name!r}: windows must be one of {list(WINDOW_MODES)}, got {windows!r}")
         if windows != "same" and n_views != 2:
             raise ValueError(f"method {name!r}: windows={windows!r} makes exactly 2 views, got n_views={n_views}")
-        if min_offset_seconds < 0 or (min_offset_seconds and windows != "random"):
+        if min_offset_seconds is not None and (min_offset_seconds < 0 or windows != "random"):
             raise ValueError(f"method {name!r}: min_offset_seconds must be >= 0 and is used by windows='random' "
                              f"only, got {min_offset_seconds} with windows={windows!r}")
         self.name = name
@@ -120,7 +128,8 @@ class AugmentationMethod(Method):
         self.patient_positives = bool(patient_positives)
         self.n_views = n_views
         self.windows = windows
-        self.min_offset = round(float(min_offset_seconds) * float(fs))
+        self.min_offset_seconds = min_offset_seconds
+        self.min_offset = 0 if min_offset_seconds is None else round(float(min_offset_seconds) * float(fs))
         self.fs = float(fs)
         self.view_samples: int | None = None
 
@@ -130,6 +139,13 @@ class AugmentationMethod(Method):
     def loader_samples(self, view_samples: int, record_samples: int) -> int:
         from threekg.augment import window_span
 
+        if self.windows == "random" and self.min_offset_seconds is None:
+            self.min_offset = max(0, min(view_samples, record_samples - view_samples))
+            if self.min_offset < view_samples:
+                log.warning("method %r: recordings of %d samples leave room for two windows of %d samples only "
+                            "%d samples apart: the two views overlap%s", self.name, record_samples, view_samples,
+                            self.min_offset, " completely (the same window, as windows='same')"
+                            if self.min_offset == 0 else "")
         try:
             span = window_span(self.windows, view_samples, record_samples, self.min_offset)
         except ValueError as err:
