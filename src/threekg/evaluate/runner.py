@@ -23,6 +23,7 @@ from threekg.data import open_dataset
 from threekg.data.normalize import normalize_recordings
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
+from threekg.evaluate.diagnose import Diagnoser, DiagnosticOptions
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
     cached_embeddings,
@@ -63,6 +64,7 @@ class EvalOptions:
     progress: bool = True
     split: str = "fixed"
     cv_folds: int = 10
+    diagnostics: DiagnosticOptions = field(default_factory=DiagnosticOptions)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -118,6 +120,10 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     runs: list[dict[str, Any]] = []
     boot: dict[tuple[str, float, int], np.ndarray] = {}
     grid = list(itertools.product(opt.fractions, opt.seeds))
+    diagnose = Diagnoser(ds.signals, labels, ds.fs, parts, subsets, keep, crop, dfp, cache_dir, opt.diagnostics,
+                         ds.records["record"].astype(str).tolist(), opt.batch_size, opt.device,
+                         opt.progress) if opt.diagnostics.enabled else None
+    diagnostics: dict[str, dict[str, Any]] = {}
     for spec in specs:
         end_to_end = spec.kind == "supervised" or (opt.finetune and spec.kind in ("checkpoint", "module"))
         z = None
@@ -133,6 +139,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                 raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {bad}: "
                                  "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
+            if diagnose is not None:
+                diagnostics[spec.name] = diagnose(spec.name, module, fp, z, spec.normalize)
         probe_cache: dict[tuple[int, bytes], tuple[np.ndarray, dict[str, Any]]] = {}
         for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):
             prob = np.empty(y_test.shape, dtype=np.float64)
@@ -202,6 +210,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
         "runs": runs,
         "summary": summary,
         "paired": paired,
+        "diagnostics": diagnostics,
     }
     write_outputs(out, metrics)
     return metrics

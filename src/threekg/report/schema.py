@@ -1,7 +1,7 @@
 """Read and validate ``metrics.json`` written by ``threekg evaluate`` (the contract in docs/architecture.md).
 
 Validation is strict about what the report needs and tolerant of everything else: extra fields are
-kept untouched, and the optional fields (``groups``, ``paired``, ``group_auroc``, ``challenge_metric``,
+kept untouched, and the optional fields (``groups``, ``paired``, ``diagnostics``, ``group_auroc``, ``challenge_metric``,
 ``dropped_classes``, ``n_train``, ``n_seeds``, ...) may be absent or ``null``.
 """
 
@@ -148,6 +148,13 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             c.number(row["diff_mean"], f"{p}.diff_mean")
             for key in ("ci_low", "ci_high"):
                 c.number(row[key], f"{p}.{key}", nullable=True)
+    if top.get("diagnostics") is not None:
+        for name, diag in c.mapping(top["diagnostics"], "diagnostics").items():
+            if name not in encoders:
+                raise c.fail(f"diagnostics.{name}", f"encoder {name!r} is not listed in `encoders`")
+            d = c.mapping(diag, f"diagnostics.{name}")
+            for key in ("effective_rank", "dims_99", "alignment", "uniformity", "shortcut_r2", "peak_train_r2"):
+                c.number(d.get(key), f"diagnostics.{name}.{key}", nullable=True)
     return dict(top)
 
 
