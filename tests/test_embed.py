@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from encoder_fixtures import make_data, make_run, save_small_encoder
 
 import threekg.embed as embed_mod
+from encoder_fixtures import make_data, make_run, save_small_encoder
 from threekg.cli.main import main
 from threekg.data import open_dataset
 from threekg.embed import embed_dataset, open_embeddings
