@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME = "ecg", "embedding"
 DEFAULT_OPSET = 18
+_CHATTY = ("onnxscript", "onnx_ir")
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ def export_onnx(encoder: str | Path | EncoderSource, out: str | Path, *, samples
     channels = int(source.config.get("in_channels", 12))
     example = torch.zeros(2, channels, samples)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registration.level
-    registration.setLevel(logging.ERROR)  # "torchvision is not installed" notices, irrelevant here
+    # the exporter's chatter ("torchvision is not installed", each optimisation pass at INFO) hides our line
+    quiet = {name: logging.getLogger(name) for name in (*_CHATTY, "torch.onnx._internal.exporter._registration")}
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for name, logger in quiet.items():
+        logger.setLevel(logging.ERROR if name.startswith("torch") else logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -126,7 +129,8 @@ def export_onnx(encoder: str | Path | EncoderSource, out: str | Path, *, samples
                 external_data=False,
             )
     finally:
-        registration.setLevel(level)
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
     program.model.metadata_props.update(onnx_metadata(source, samples))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
