@@ -29,6 +29,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQ
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from threekg.ssl.methods import Method
 from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
@@ -211,7 +212,7 @@ def pretrain(
     if state == "resume" and ckpt is None:
         log.warning("%s: no readable checkpoint; starting from step 0", run)
 
-    dataset, crop_samples = _dataset(data_dir, config)
+    dataset, crop_samples, method_obj = _dataset(data_dir, config)
     trainer_cfg = config["trainer"]
     if ckpt is not None and (run / DONE_FILE).is_file():
         done_steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
@@ -226,14 +227,12 @@ def pretrain(
         stash_csv(run / "logs" / "csv")
 
     from threekg.models import build_encoder, build_head
-    from threekg.ssl.methods import build_method
 
     if config["trainer"].get("threads"):
         torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(int(config["seed"]), workers=False, verbose=False)
     encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
     head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
-    method_obj = build_method(config["method"]["name"], dataset.fs, **config["method"]["options"])
     max_steps = _max_steps(config, len(dataset), _world(trainer_cfg))
     module = PretrainModule(encoder, head, method_obj, config, max_steps)
     if trainer_cfg["compile"]:
@@ -288,7 +287,8 @@ def _max_steps(config: Mapping[str, Any], n_records: int, world: int) -> int:
     return max(1, math.ceil(int(t["epochs"]) * batches_per_epoch / int(t["accumulate"])))
 
 
-def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
+def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, Method]:
+    """The crop loader, the view length in samples and the method (told how long its views are)."""
     from threekg.data import open_dataset
     from threekg.ssl.methods import METHODS, build_method
 
@@ -304,9 +304,11 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
         raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
     probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
-    dataset = CropDataset(
-        data_dir, crop_samples * probe.crop_factor, int(config["seed"]), config["data"]["normalize"], probe.paired
-    )
+    try:
+        span = probe.loader_samples(crop_samples, int(ds.n_samples))
+    except ValueError as err:
+        raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording at {ds.fs:g} Hz): {err}") from None
+    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
         if alone == len(dataset):
@@ -319,7 +321,7 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
             )
         elif alone:
             log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
-    return dataset, crop_samples
+    return dataset, crop_samples, probe
 
 
 def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
