@@ -30,9 +30,10 @@ def small_encoder(seed: int = 0, **options: Any) -> torch.nn.Module:
 
 
 def save_small_encoder(path: Path, *, fs: float = FS, crop_samples: int = 200, leads: list[str] | None = None,
-                       seed: int = 0, input_spec: dict[str, Any] | None = None, **options: Any) -> Path:
+                       seed: int = 0, input_spec: dict[str, Any] | None = None, normalize: str = "none",
+                       **options: Any) -> Path:
     """An encoder file with the metadata a pretraining run writes (method, steps, input)."""
-    spec = {"fs": fs, "crop_samples": crop_samples, "normalize": "none", "leads": list(leads or LEADS), "units": "mV"}
+    spec = {"fs": fs, "crop_samples": crop_samples, "normalize": normalize, "leads": list(leads or LEADS), "units": "mV"}
     if input_spec is not None:
         spec = input_spec
     meta = {"method": "3kg", "method_description": "3kg: test", "global_step": 7, "input": spec,

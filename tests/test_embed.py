@@ -43,6 +43,23 @@ def test_same_numbers_as_evaluate_cache(data: Path, run: Path, tmp_path: Path) -
         assert np.array_equal(ours, np.load(cached)), f"crop {crop}: differs from evaluate's cache"
 
 
+def test_minmax_encoder_same_numbers_as_evaluate_and_its_definition(data: Path, tmp_path: Path) -> None:
+    """An encoder pretrained on min-max scaled recordings is fed them scaled, as evaluate does."""
+    run = make_run(tmp_path / "runs" / "minmax", normalize="minmax")
+    evaluate(data, [str(run)], tmp_path / "eval",
+             EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, crop_seconds=2.0, progress=False))
+    (cached,) = sorted((tmp_path / "eval" / "embeddings").glob("emb-*.npy"))
+    result = embed_dataset(data, run, tmp_path / "emb", crop_seconds=2.0, progress=False)
+    assert np.array_equal(np.asarray(result.z), np.load(cached))
+    assert result.info["identity"]["normalize"] == "minmax"
+    x = np.array(open_dataset(data).signals[:4], dtype=np.float64)
+    x = torch.from_numpy((x / (x.max(axis=(1, 2)) - x.min(axis=(1, 2)))[:, None, None]).astype(np.float32))
+    with torch.no_grad():
+        enc = load_encoder(run)
+        expected = (enc(x[..., :200]) + enc(x[..., 200:400])) / 2
+    np.testing.assert_allclose(np.asarray(result.z[:4]), expected.numpy(), rtol=0, atol=1e-5)
+
+
 def test_crop_mean_matches_its_definition(data: Path, run: Path, tmp_path: Path) -> None:
     """Reference written from the definition: non-overlapping crops from the start, tail dropped, mean."""
     result = embed_dataset(data, run, tmp_path / "emb", crop_seconds=1.5, progress=False)  # 150 samples, 2 crops

@@ -10,7 +10,8 @@
     progress.json   while running: the same identity and ``rows_done`` (removed at the end)
 
 Each record is embedded exactly as ``threekg evaluate`` does it, by the same function
-(:func:`threekg.evaluate.embeddings.embed`): non-overlapping crops of ``crop_seconds``, the encoder in
+(:func:`threekg.evaluate.embeddings.embed`): the recording scaled as in pretraining (``input.normalize``
+of the encoder: ``none`` or ``minmax``), non-overlapping crops of ``crop_seconds``, the encoder in
 eval mode on each, the mean over crops. With the same batch size the numbers are bit for bit those of
 evaluate's embedding cache. Work is committed every ``chunk_batches`` batches (rows flushed, then
 ``progress.json`` replaced), so a killed run continues where it stopped when run again.
@@ -34,6 +35,7 @@ from tqdm.auto import tqdm
 from threekg import __version__
 from threekg.data import open_dataset
 from threekg.data.dataset import PreparedDataset
+from threekg.data.normalize import NORMALIZATIONS
 from threekg.evaluate.embeddings import NonFiniteSignalError, crop_starts, dataset_fingerprint, embed
 from threekg.models.source import EncoderSource, open_encoder_source
 
@@ -174,9 +176,10 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
     seconds = resolve_crop(source, crop_seconds)
     crop = round(seconds * ds.fs) if seconds else None  # as threekg.evaluate does
     check_input(source, ds, crop)
-    if source.input.get("normalize") not in (None, "none"):
-        log.warning("%s was pretrained on %s-normalised crops; like `threekg evaluate`, embed feeds the signals "
-                    "in mV as prepared", source.path, source.input["normalize"])
+    normalize = str(source.input.get("normalize") or "none")
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"encoder {source.path} was pretrained with input normalisation {normalize!r}, which this "
+                         f"threekg does not know ({', '.join(NORMALIZATIONS)})")
     module = source.load(device)
     dim = int(getattr(module, "embed_dim"))  # noqa: B009 (nn.Module attributes are typed as Tensor | Module)
     identity = {
@@ -184,11 +187,13 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
         "data": {"path": str(ds.path.resolve()), "fingerprint": dataset_fingerprint(ds.path, ds.signals),
                  "n_records": len(ds), "fs": ds.fs, "n_samples": ds.n_samples,
                  "leads": ds.manifest.get("leads")},
-        "crop_seconds": seconds, "crop_samples": crop,
+        "crop_seconds": seconds, "crop_samples": crop, "normalize": normalize,
         "n_crops": len(crop_starts(ds.n_samples, crop)), "embed_dim": dim,
     }
     identity = json.loads(json.dumps(identity, default=str))
     key = {"encoder_sha256": source.sha256, "data_fingerprint": identity["data"]["fingerprint"], "crop_samples": crop}
+    if normalize != "none":  # keys of mV embeddings stay those of earlier versions, as in evaluate's cache
+        key["normalize"] = normalize
     z, start = _start(out, identity, key, (len(ds), dim), ds.records, overwrite)
     if z is None:
         log.info("%s: embeddings already complete (%s); nothing to do", out, INFO)
@@ -201,7 +206,8 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
         for i in range(start, len(ds), chunk):
             j = min(i + chunk, len(ds))
             try:
-                z[i:j] = embed(module, ds.signals[i:j], crop, batch_size, device, progress=False)
+                z[i:j] = embed(module, ds.signals[i:j], crop, batch_size, device, progress=False,
+                                normalize=normalize)
             except NonFiniteSignalError as err:
                 names = [str(ds.records["record"].iloc[i + r]) for r in err.rows[:10]]
                 raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from encoder_fixtures import make_run
 
+from encoder_fixtures import make_run
 from threekg.data import write_dataset
 from threekg.embed import embed_dataset
 from threekg.export import export_onnx
