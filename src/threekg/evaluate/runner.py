@@ -36,7 +36,7 @@ from threekg.evaluate.finetune import FinetuneOptions, predict_logits, train_end
 from threekg.evaluate.fractions import load_or_make_subset
 from threekg.evaluate.groups import group_means, load_groups
 from threekg.evaluate.metrics import auprc, auroc, evaluable_classes, macro
-from threekg.evaluate.outputs import summarise, write_outputs
+from threekg.evaluate.outputs import average_diagnostics, replicate_units, summarise, write_outputs
 from threekg.evaluate.probe import DEFAULT_L2_GRID, fit_probe
 from threekg.evaluate.splits import fold_partitions, load_or_make_folds, load_or_make_split
 
@@ -186,6 +186,11 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                          **run, "ci_low": float(lo), "ci_high": float(hi), **_merge_infos(infos)})
     summary, paired = summarise(runs, boot, [s.name for s in specs], opt.fractions, opt.seeds,
                                 replicate_groups={s.name: s.group for s in specs})
+    replicates = replicate_units([s.name for s in specs], {s.name: s.group for s in specs})
+    for group, members in replicates.items():
+        found = [diagnostics[m] for m in members if m in diagnostics]
+        if found:
+            diagnostics[group] = average_diagnostics(found)
     sizes = {k: float(np.mean([p[k].size for p in parts])) for k in ("train", "val", "test")}
     metrics = {
         "threekg_version": __version__,
@@ -207,6 +212,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                     "threshold": opt.threshold, "split_seed": opt.split_seed, "split": opt.split,
                     "cv_folds": opt.cv_folds},
         "dropped_classes": dropped,
+        "replicate_groups": replicates,
         "runs": runs,
         "summary": summary,
         "paired": paired,
