@@ -105,11 +105,11 @@ def summarise(runs: list[dict[str, Any]], boot: dict[tuple[str, float, int], np.
                            "ci_low": float(lo), "ci_high": float(hi), "p_le_0": float((d <= 0).mean())})
     units: dict[str, list[str]] = {}  # groups and lone encoders, in the order of their first encoder
     for e in encoders:
-        g = next((g for g, m in groups.items() if e in m), None)
-        if g is None:
+        owner = next((name for name, m in groups.items() if e in m), None)
+        if owner is None:
             units[e] = [e]
-        elif g not in units:
-            units[g] = groups[g]
+        elif owner not in units:
+            units[owner] = groups[owner]
     for a, b_ in itertools.combinations(units, 2):
         if a not in groups and b_ not in groups:
             continue  # two lone encoders: already above
