@@ -28,6 +28,8 @@ COMMANDS: tuple[str, ...] = (
     "augment",
     "pretrain",
     "evaluate",
+    "embed",
+    "export",
     "report",
     "experiment",
     "demo",
