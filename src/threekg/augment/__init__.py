@@ -17,6 +17,7 @@ from threekg.augment.temporal import (
     time_keep_mask,
     window_pair,
     window_span,
+    window_starts,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "time_keep_mask",
     "window_pair",
     "window_span",
+    "window_starts",
 ]

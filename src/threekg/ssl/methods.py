@@ -63,6 +63,11 @@ class Method:
             raise ValueError(f"{self.name}: needs {need} samples per recording, the recordings have {record_samples}")
         return need
 
+    def loader_windows(self) -> tuple[str, int, int] | None:
+        """``(mode, view_samples, min_offset)`` when the loader must read two windows per recording
+        (``threekg.train.data.CropDataset(windows=...)``), after :meth:`loader_samples`; else None."""
+        return None
+
     def modules(self) -> list[nn.Module]:
         """Modules holding buffers that must follow the batch to its device."""
         return []
@@ -147,23 +152,29 @@ class AugmentationMethod(Method):
                             self.min_offset, " completely (the same window, as windows='same')"
                             if self.min_offset == 0 else "")
         try:
-            span = window_span(self.windows, view_samples, record_samples, self.min_offset)
+            window_span(self.windows, view_samples, record_samples, self.min_offset)
         except ValueError as err:
             raise ValueError(f"method {self.name!r}: {err}") from None
         self.view_samples = view_samples
-        return span
+        return view_samples if self.windows == "same" else 2 * view_samples
+
+    def loader_windows(self) -> tuple[str, int, int] | None:
+        if self.windows == "same" or self.view_samples is None:
+            return None
+        return self.windows, self.view_samples, self.min_offset
 
     def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        from threekg.augment import window_pair
-
         x = batch["x"]
         if self.windows == "same":  # the loader's crop is the view: no window draw (bit-identical to 0.1)
             views = torch.cat([self.pipeline(x, generator=generator) for _ in range(self.n_views)])
         else:
-            if self.view_samples is None:
-                raise ValueError(f"method {self.name!r}: call loader_samples(view_samples, record_samples) "
-                                 "before make_views with windows != 'same'")
-            first, second = window_pair(x, self.view_samples, self.windows, self.min_offset, generator)[:2]
+            view = self.view_samples if self.view_samples is not None else x.shape[-1] // 2
+            if x.shape[-1] != 2 * view:
+                raise ValueError(
+                    f"method {self.name!r}: with windows={self.windows!r} a batch holds the two windows end to "
+                    f"end, (B, 12, 2 x {view}); got {tuple(x.shape)}. The training engine's loader does this "
+                    "(Method.loader_windows); from whole recordings, cut them with threekg.augment.window_pair")
+            first, second = x[..., :view], x[..., view:]
             views = torch.cat([self.pipeline(first, generator=generator), self.pipeline(second, generator=generator)])
         ids = batch["patient"] if self.patient_positives else batch["index"]
         return views, ids.repeat(self.n_views)

@@ -351,7 +351,8 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, 
         span = probe.loader_samples(crop_samples, int(ds.n_samples))
     except ValueError as err:
         raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording at {ds.fs:g} Hz): {err}") from None
-    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
+    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired,
+                          windows=probe.loader_windows())
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
         if alone == len(dataset):
