@@ -69,7 +69,7 @@ def test_cli_reports_malformed_file_on_stderr(tmp_path: Path, capsys: pytest.Cap
     del doc["runs"][0]["per_class_auroc"]
     folder = write_metrics(tmp_path / "bad", doc)
     (folder / "metrics.json").write_text(json.dumps(doc))
-    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 1
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
     assert "metrics.json" in err and "runs[0].per_class_auroc" in err
     assert not (tmp_path / "r.html").exists()

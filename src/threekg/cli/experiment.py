@@ -50,13 +50,9 @@ def load(args: argparse.Namespace) -> StudyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from threekg.experiment import ConfigError, run_study
+    from threekg.experiment import run_study
 
-    try:
-        cfg = load(args)
-    except ConfigError as exc:
-        print(f"error: {exc}")
-        return 2
+    cfg = load(args)
     outcomes = run_study(cfg, workers=args.workers, device=args.device, dry_run=args.dry_run)
     if not args.dry_run:
         ran = [o.name for o in outcomes if o.ran]

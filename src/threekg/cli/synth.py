@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from threekg.cli.types import positive_int
+
 HELP = "generate synthetic 12-lead ECGs (CinC-2020-style WFDB tree)"
 
 
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recordings-per-patient", type=int, default=1,
                         help="records per synthetic patient, each with its own noise, rate drift and "
                              "small pose change (default 1)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: number of CPUs)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: number of CPUs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from threekg.errors import UsageError
+
 LABEL_SETS = ("cinc2020", "cinc2020-all", "ptbxl-superclass", "ptbxl-rhythm", "ptbxl-form", "ptbxl-all",
               "csv", "none")
 """Every label-set name :func:`get_label_set` accepts."""
@@ -103,12 +105,12 @@ def get_label_set(name: str, *, statements: pd.DataFrame | None = None,
         return every_code(name, codes_seen, needs_dx=True)
     if name.startswith("ptbxl-") and name in LABEL_SETS:
         if statements is None:
-            raise ValueError(f"label set {name} needs PTB-XL's scp_statements.csv")
+            raise UsageError(f"label set {name} needs PTB-XL's scp_statements.csv", hint="use it on PTB-XL")
         return ptbxl(name, statements)
     if name == "csv":
         if csv_columns is None:
-            raise ValueError("label set csv needs --labels CSV")
+            raise UsageError("label set csv needs --labels CSV")
         return LabelSet(name, tuple(csv_columns), {c: (c,) for c in csv_columns})
     if name == "none":
         return LabelSet(name, (), {})
-    raise ValueError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)}")
+    raise UsageError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)}")

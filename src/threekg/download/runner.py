@@ -19,12 +19,13 @@ from threekg.download.http import NetworkError, fetch_text
 from threekg.download.listing import build_listing
 from threekg.download.paths import UnsafePathError
 from threekg.download.state import DownloadState
+from threekg.errors import UserError
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://physionet.org/files/"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """The download could not start (listing unreachable, bad options, foreign state); one line."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from threekg.errors import DataError, InputError, UsageError
 from threekg.models import ENCODER_FILENAME, build_encoder_from_config, load_encoder, load_encoder_config
 
 BASELINES = ("random", "supervised")
@@ -41,7 +42,9 @@ class EncoderSpec:
 def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] | None = None) -> list[EncoderSpec]:
     """Resolve command-line encoder items to specs; the architecture of baselines is filled in.
 
-    Raises ValueError for duplicate names, a missing file, or a baseline without an architecture.
+    Raises :class:`~threekg.errors.UsageError` for duplicate names or a baseline without an
+    architecture, :class:`~threekg.errors.InputError` for a missing file and
+    :class:`~threekg.errors.DataError` for an unfinished run.
     """
     specs: list[EncoderSpec] = []
     for item in items:
@@ -54,11 +57,11 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             continue
         p = Path(path)
         if p.is_dir() and ((p / "config.yaml").exists() or (p / "checkpoints").is_dir()) and not (p / "DONE").exists():
-            raise ValueError(f"encoder {item!r}: {p} is a pretraining run that did not finish (no DONE); "
-                             "resume it with `threekg pretrain ... --resume` or pass its encoder file explicitly")
+            raise DataError(f"encoder {item!r}: {p} is a pretraining run that did not finish (no DONE); "
+                            "resume it with `threekg pretrain ... --resume` or pass its encoder file explicitly")
         f = p / ENCODER_FILENAME if p.is_dir() else p
         if not f.is_file():
-            raise ValueError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "
+            raise InputError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "
                              f"{ENCODER_FILENAME}, a .safetensors file, 'random' or 'supervised')")
         default = p.name if p.is_dir() else p.stem
         specs.append(EncoderSpec(name or default, "checkpoint", str(p), config=load_encoder_config(f)))
@@ -67,13 +70,14 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
     for s in specs:
         if s.kind in BASELINES:
             if base_config is None:
-                raise ValueError(f"encoder {s.name!r}: no checkpoint to copy the architecture from; pass --arch")
+                raise UsageError(f"encoder {s.name!r}: no checkpoint to copy the architecture from",
+                                 hint='pass --arch, e.g. --arch \'{"name": "resnet18-small"}\'')
             s.config = dict(base_config)
         if s.kind == "module" and s.module is not None and not s.config:
             s.config = dict(getattr(s.module, "config", {"name": type(s.module).__name__}))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
-        raise ValueError(f"encoder names must be unique, got {names}; use name=PATH")
+        raise UsageError(f"encoder names must be unique, got {names}", hint="name them with NAME=PATH")
     return specs
 
 

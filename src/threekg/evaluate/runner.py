@@ -20,8 +20,10 @@ from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
+from threekg.errors import DataError
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
+from threekg.evaluate.checks import check_labels, check_options, check_test_split
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
     cached_embeddings,
@@ -75,17 +77,25 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     """
     opt = options or EvalOptions()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_options(opt)  # mistakes knowable up front are refused before anything is written or computed
     ds = open_dataset(data)
+    absent = check_labels(ds)
+    specs = parse_encoders(encoders, opt.arch)
+    out.mkdir(parents=True, exist_ok=True)
     names = list(ds.label_names)
     split, split_kind = load_or_make_split(ds.records, out / "split.csv", seed=opt.split_seed)
     idx = {k: np.flatnonzero(split == k) for k in ("train", "val", "test")}
     for k, v in idx.items():
         if v.size == 0:
-            raise ValueError(f"{data}: the {k} split is empty ({split_kind} split of {len(ds)} records)")
+            raise DataError(f"{data}: the {k} split is empty ({split_kind} split of {len(ds)} records)",
+                            hint="evaluate on a dataset with more patients")
     labels = np.asarray(ds.labels)
     y_val, y_test = labels[idx["val"]], labels[idx["test"]]
     keep, dropped = evaluable_classes(y_test, names)
+    check_test_split(data, names, keep, int(idx["test"].size))
+    if absent:
+        log.warning("%s: %d of %d classes have no positive record anywhere and are not scored: %s",
+                    ds.path, len(absent), len(names), ", ".join(absent))
     counts = draw_counts(y_test, keep, opt.n_boot, opt.bootstrap_seed) if opt.n_boot > 0 and keep.any() else None
     groups = load_groups(names)
     weights = None
@@ -100,7 +110,6 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     train_records = ds.records["record"].iloc[idx["train"]]
     subsets = {(f, s): idx["train"][load_or_make_subset(train_records, labels[idx["train"]], f, s, dfp, out)]
                for f in opt.fractions for s in opt.seeds}
-    specs = parse_encoders(encoders, opt.arch)
     runs: list[dict[str, Any]] = []
     boot: dict[tuple[str, float, int], np.ndarray] = {}
     grid = list(itertools.product(opt.fractions, opt.seeds))
@@ -115,8 +124,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                                                  opt.device, opt.progress, desc=f"embed {spec.name}")
             except NonFiniteSignalError as err:
                 names = [str(ds.records["record"].iloc[r]) for r in err.rows[:10]]
-                raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
-                                 "the dataset is damaged; prepare it again") from None
+                raise DataError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
+                                "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
         probe_cache: dict[bytes, tuple[np.ndarray, dict[str, Any]]] = {}
         for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threekg.errors import UsageError
 from threekg.report.schema import MetricsFormatError
 
 FOCUS_PREFIX = "3kg"
@@ -124,7 +125,7 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
             encoders.append(Encoder(key, name, s, _role(name, dict(info), focus), dict(info)))
     if focus is not None and not any(e.role == "focus" for e in encoders):
         names = sorted({e.name for e in encoders})
-        raise ValueError(f"--focus {focus!r} matches no encoder; encoders are {names}")
+        raise UsageError(f"--focus {focus!r} matches no encoder; encoders are {names}")
     encoders.sort(key=lambda e: (_ROLE_ORDER[e.role], sources.index(e.source)))
 
     label_names: list[str] = []

@@ -37,6 +37,7 @@ import scipy.io
 from tqdm import tqdm
 
 from threekg import __version__
+from threekg.errors import UsageError
 from threekg.leads import LEADS
 from threekg.synth.generate import generate_records
 from threekg.synth.labels import CLASSES, FINDING_PREVALENCE, RHYTHM_PREVALENCE, RHYTHMS, class_codes
@@ -46,6 +47,8 @@ RECORDS_PER_FOLDER = 1000
 CHUNK = 64
 """Records rendered together (a fixed number, so the work split never depends on the worker count)."""
 MAX_RECORDS = 999_999
+MAX_SAMPLES = 1_000_000
+"""Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""
 
 
 def record_name(index: int) -> str:
@@ -133,8 +136,8 @@ def _check_options(out: Path, n: int, options: dict[str, Any]) -> None:
     if info.exists():
         old = json.loads(info.read_text())
         if old.get("options") != options:
-            raise ValueError(f"{info}: existing tree was made with {old.get('options')}, not {options}; "
-                             "use another folder")
+            raise UsageError(f"{info}: existing tree was made with {old.get('options')}, not {options}",
+                             hint="use another folder, or the options it was made with")
     codes = class_codes()
     _atomic_write(info, json.dumps({
         "threekg_version": __version__,
@@ -153,6 +156,21 @@ def _missing_chunks(out: Path, n: int) -> Iterator[list[int]]:
             yield todo
 
 
+def _check_arguments(n: int, seed: int, fs: float, seconds: float, recordings_per_patient: int) -> None:
+    """Refuse impossible arguments (UsageError, a ValueError) before anything is written."""
+    if not 0 < n <= MAX_RECORDS:
+        raise UsageError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+    if seed < 0:
+        raise UsageError(f"seed must be >= 0, got {seed}")
+    if not (np.isfinite(fs) and fs > 0 and np.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"fs and seconds must be positive numbers, got fs={fs:g} Hz, seconds={seconds:g}")
+    if round(fs * seconds) > MAX_SAMPLES:
+        raise UsageError(f"fs x seconds = {fs:g} Hz x {seconds:g} s is {round(fs * seconds):,} samples per record; "
+                         f"at most {MAX_SAMPLES:,} are supported", hint="lower fs or seconds")
+    if recordings_per_patient < 1:
+        raise UsageError(f"recordings_per_patient must be >= 1, got {recordings_per_patient}")
+
+
 def write_challenge_tree(
     out: str | Path,
     n: int,
@@ -168,8 +186,7 @@ def write_challenge_tree(
     ``workers``: processes (default: the number of CPUs); the output does not depend on it.
     Returns ``out`` as a Path.
     """
-    if not 0 < n <= MAX_RECORDS:
-        raise ValueError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+    _check_arguments(n, seed, fs, seconds, recordings_per_patient)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_options(out, n, _options(n, seed, fs, seconds, recordings_per_patient))

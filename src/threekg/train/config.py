@@ -17,11 +17,13 @@ from typing import Any
 
 import yaml
 
+from threekg import errors
+
 FREE_FORM = ("method.options", "encoder.options", "head.options")
 """Dotted keys whose content is passed through to a factory rather than checked here."""
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.ConfigError):
     """An invalid configuration: the message names the offending key and where it came from."""
 
 

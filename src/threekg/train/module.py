@@ -19,14 +19,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from threekg.errors import UserError
 from threekg.ssl.losses import NTXentLoss
 from threekg.ssl.methods import Method
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+class NonFiniteLossError(UserError, RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint.
+
+    A :class:`~threekg.errors.UserError`: the usual causes are a learning rate too high for the
+    batch, or a damaged dataset (:class:`NonFiniteInputError`); the CLI prints it as one line.
+    """
 
 
 class NonFiniteInputError(NonFiniteLossError):

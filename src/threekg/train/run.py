@@ -29,6 +29,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQ
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from threekg.errors import DataError, UserError
 from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
@@ -41,7 +42,7 @@ CONFIG_FILE, DONE_FILE, ENCODER_FILE = "config.yaml", "DONE", "encoder.safetenso
 RESUMABLE_CHANGES = ("trainer.max_steps", "trainer.epochs")
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The run directory is in a state that does not allow the requested action."""
 
 
@@ -107,11 +108,12 @@ def _resolve(
 
 
 def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> str:
-    """Check the run directory; returns ``"fresh"``, ``"resume"`` or ``"done"``."""
+    """Check the run directory; returns ``"fresh"``, ``"resume"``, ``"done"`` or ``"replace"``
+    (``overwrite`` of an existing run: deleted only once the configuration and data are checked)."""
     if overwrite and run.exists():
         if run.is_dir() and any(run.iterdir()) and not (run / CONFIG_FILE).is_file():
             raise RunDirError(f"{run}: not a threekg run directory (no {CONFIG_FILE}); refusing to delete it")
-        shutil.rmtree(run) if run.is_dir() else run.unlink()
+        return "replace"
     if run.exists() and not run.is_dir():
         raise RunDirError(f"{run}: exists and is not a directory")
     if (run / DONE_FILE).is_file():
@@ -206,13 +208,15 @@ def pretrain(
     if state == "done":
         log.info("%s: this run is already complete (%s exists); nothing to do", run, DONE_FILE)
         return run
-    config = _resolve(run, method, preset, config_file, overrides, resume)
+    config = _resolve(run, method, preset, config_file, overrides, resume and state != "replace")
+    dataset, crop_samples = _dataset(data_dir, config)  # a config that cannot fit the data stops here
+    trainer_cfg = config["trainer"]
+    StepBatchSampler(len(dataset), int(config["data"]["batch_size"]), 0, _world(trainer_cfg))  # one batch fits
+    if state == "replace":
+        shutil.rmtree(run) if run.is_dir() else run.unlink()
     ckpt = find_checkpoint(run) if state == "resume" else None
     if state == "resume" and ckpt is None:
         log.warning("%s: no readable checkpoint; starting from step 0", run)
-
-    dataset, crop_samples = _dataset(data_dir, config)
-    trainer_cfg = config["trainer"]
     if ckpt is not None and (run / DONE_FILE).is_file():
         done_steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
         if done_steps >= _max_steps(config, len(dataset), _world(trainer_cfg)):
@@ -304,6 +308,11 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
         raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
     probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
+    if not 0 < crop_samples * probe.crop_factor <= ds.n_samples:  # knowable now, before any trainer exists
+        seconds, pair = ds.n_samples / ds.fs, f" x {probe.crop_factor} crops per recording" if probe.crop_factor > 1 else ""
+        raise DataError(f"{data_dir}: data.crop_seconds={config['data']['crop_seconds']:g} is {crop_samples} "
+                        f"samples{pair}, but its recordings hold {ds.n_samples} ({seconds:g} s at {ds.fs:g} Hz)",
+                        hint=f"set data.crop_seconds between {1 / ds.fs:g} and {seconds / probe.crop_factor:g}")
     dataset = CropDataset(
         data_dir, crop_samples * probe.crop_factor, int(config["seed"]), config["data"]["normalize"], probe.paired
     )
