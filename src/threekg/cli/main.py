@@ -63,6 +63,8 @@ DEBUG_ENV = "THREEKG_DEBUG"
 class _Parser(argparse.ArgumentParser):
     """argparse with the contract's one-line error (argparse prints the usage block first)."""
 
+    commands: dict[str, argparse.ArgumentParser]
+
     def error(self, message: str) -> NoReturn:
         self.exit(USER_ERROR, f"{self.prog}: error: {one_line(message)} (see `{self.prog} --help`)\n")
 
@@ -71,7 +73,7 @@ def _load(name: str) -> ModuleType:
     return importlib.import_module(f"threekg.cli.{name}")
 
 
-def build_parser(commands: Sequence[str] = COMMANDS, only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS, only: str | None = None) -> _Parser:
     """The full parser; with ``only``, sub-command arguments are added for that command alone.
 
     Some commands list their choices from heavy modules (the pretraining methods import torch), so
@@ -90,6 +92,7 @@ def build_parser(commands: Sequence[str] = COMMANDS, only: str | None = None) ->
     parser.add_argument("--debug", action="store_true",
                         help=f"show the traceback of errors you can fix too (or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = {}
     for name in commands:
         module = _load(name)
         p = sub.add_parser(
@@ -103,6 +106,7 @@ def build_parser(commands: Sequence[str] = COMMANDS, only: str | None = None) ->
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the traceback of an error, not just its one-line reason")
         p.set_defaults(_module=module)
+        parser.commands[name] = p
     return parser
 
 
@@ -116,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(argv)
     parser = build_parser(only=command or "")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the sub-command in the error, as argparse does for its other errors
+        parser.commands.get(args.command or "", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

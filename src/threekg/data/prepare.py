@@ -43,6 +43,8 @@ from threekg.leads import LEADS
 log = logging.getLogger(__name__)
 PARTIAL = ".partial"
 OUTPUTS = ("signals.npy", "labels.npy", "records.csv", "rejected.csv")
+MAX_SAMPLES = 10_000_000
+"""Samples per lead and record at most (--fs x --seconds; e.g. 1 h at 2,500 Hz): a sanity bound."""
 
 
 @dataclass
@@ -147,8 +149,9 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
         raise UsageError(f"dtype must be float32 or float16, got {dtype!r}")
     if not (np.isfinite(fs) and fs > 0 and np.isfinite(seconds) and seconds > 0):
         raise UsageError(f"--fs and --seconds must be positive numbers, got {fs:g} Hz and {seconds:g} s")
-    if round(fs * seconds) < 1:
-        raise UsageError(f"--fs {fs:g} x --seconds {seconds:g} is less than one sample per record")
+    if not 1 <= round(fs * seconds) <= MAX_SAMPLES:
+        raise UsageError(f"--fs {fs:g} x --seconds {seconds:g} is {round(fs * seconds):,} samples per record; "
+                         f"1 to {MAX_SAMPLES:,} are supported")
     for name, value in (("--input-fs", input_fs), ("--limit", limit), ("--workers", workers)):
         if value is not None and not (np.isfinite(value) and value > 0):
             raise UsageError(f"{name} must be a positive number, got {value}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -67,12 +68,12 @@ def _check_options(workers: int, retries: int, timeout: float, limit: int | None
         raise DownloadError(f"--workers must be >= 1, got {workers}")
     if retries < 0:
         raise DownloadError(f"--retries must be >= 0, got {retries}")
-    if not timeout > 0:
-        raise DownloadError(f"--timeout must be > 0 seconds, got {timeout}")
+    if not 0 < timeout < math.inf:
+        raise DownloadError(f"--timeout must be a finite number of seconds > 0, got {timeout}")
     if limit is not None and limit < 1:
         raise DownloadError(f"--limit must be >= 1, got {limit}")
-    if backoff < 0:
-        raise DownloadError(f"backoff must be >= 0, got {backoff}")
+    if not 0 <= backoff < math.inf:
+        raise DownloadError(f"--backoff must be a finite number of seconds >= 0, got {backoff}")
 
 
 def download(dataset: str | Dataset, dest: str | os.PathLike[str], *, base_url: str = DEFAULT_BASE_URL,

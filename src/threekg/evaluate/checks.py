@@ -72,13 +72,17 @@ def _check_device(device: str) -> None:
         raise UsageError(f"--device {device}: no CUDA device is available here", hint="use --device cpu")
 
 
-def check_labels(ds: PreparedDataset) -> list[str]:
-    """Raise :class:`DataError` when the dataset has nothing to probe; returns the absent classes.
+def check_dataset(ds: PreparedDataset, opt: EvalOptions) -> list[str]:
+    """Raise when the dataset cannot be evaluated with ``opt``; returns the classes without positives.
 
-    Refused: no label column at all (``--label-set none``), or no class with a single positive
-    record (a label set that does not match the source). Classes without positives while others
+    Refused: a crop shorter than one sample at the dataset's rate (:class:`UsageError`); no label
+    column at all (``--label-set none``) or no class with a single positive record, as with a label
+    set that does not match the source (:class:`DataError`). Classes without positives while others
     have some (returned) are evaluated without them and listed in ``dropped_classes``.
     """
+    if opt.crop_seconds is not None and round(opt.crop_seconds * ds.fs) < 1:
+        raise UsageError(f"--crop-seconds {opt.crop_seconds:g} is less than one sample at {ds.fs:g} Hz",
+                         hint="give a longer crop, or 0 for the whole record")
     names = list(ds.label_names)
     label_set = ds.manifest.get("label_set", "?")
     if not names:
@@ -88,7 +92,7 @@ def check_labels(ds: PreparedDataset) -> list[str]:
     if not positives.any():
         raise DataError(f"{ds.path}: none of its {len(names)} classes has a positive record "
                         f"(label set {label_set!r})",
-                        hint="check that the label set fits the source and prepare it again")
+                        hint="check that --label-set fits the source, and prepare it again")
     return [n for n, p in zip(names, positives, strict=True) if p == 0]
 
 

@@ -20,10 +20,10 @@ from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
-from threekg.errors import DataError
+from threekg.errors import DataError, UsageError
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
-from threekg.evaluate.checks import check_labels, check_options, check_test_split
+from threekg.evaluate.checks import check_dataset, check_options, check_test_split
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
     cached_embeddings,
@@ -79,7 +79,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     out = Path(out)
     check_options(opt)  # mistakes knowable up front are refused before anything is written or computed
     ds = open_dataset(data)
-    absent = check_labels(ds)
+    absent = check_dataset(ds, opt)
     specs = parse_encoders(encoders, opt.arch)
     out.mkdir(parents=True, exist_ok=True)
     names = list(ds.label_names)
@@ -193,5 +193,7 @@ def score_run(y: np.ndarray, prob: np.ndarray, names: list[str], keep: np.ndarra
 
 
 def set_threads(n: int) -> None:
-    """Limit torch intra-op threads (the CLI's ``--threads``)."""
-    torch.set_num_threads(max(1, n))
+    """Limit torch intra-op threads (the CLI's ``--threads``, 1 to 1024)."""
+    if not 1 <= n <= 1024:
+        raise UsageError(f"--threads {n}: must be between 1 and 1024 (0: torch's choice)")
+    torch.set_num_threads(n)

@@ -49,6 +49,9 @@ CHUNK = 64
 MAX_RECORDS = 999_999
 MAX_SAMPLES = 1_000_000
 """Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""
+MIN_FS, MIN_SECONDS = 50.0, 1.0
+"""The smallest sampling rate (Hz) and length (s) accepted: the waves need a few samples each (render
+fails on records of one or two samples at a few Hz), and a record should hold about one beat."""
 
 
 def record_name(index: int) -> str:
@@ -162,8 +165,9 @@ def _check_arguments(n: int, seed: int, fs: float, seconds: float, recordings_pe
         raise UsageError(f"n must be in 1..{MAX_RECORDS}, got {n}")
     if seed < 0:
         raise UsageError(f"seed must be >= 0, got {seed}")
-    if not (np.isfinite(fs) and fs > 0 and np.isfinite(seconds) and seconds > 0):
-        raise UsageError(f"fs and seconds must be positive numbers, got fs={fs:g} Hz, seconds={seconds:g}")
+    if not (MIN_FS <= fs < np.inf and MIN_SECONDS <= seconds < np.inf):
+        raise UsageError(f"fs={fs:g} Hz, seconds={seconds:g}: the generator needs finite fs >= {MIN_FS:g} Hz and "
+                         f"seconds >= {MIN_SECONDS:g}")
     if round(fs * seconds) > MAX_SAMPLES:
         raise UsageError(f"fs x seconds = {fs:g} Hz x {seconds:g} s is {round(fs * seconds):,} samples per record; "
                          f"at most {MAX_SAMPLES:,} are supported", hint="lower fs or seconds")

@@ -13,18 +13,20 @@ Run directory (docs/architecture.md)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
@@ -224,20 +226,23 @@ def pretrain(
             return run
         if rank_zero:
             (run / DONE_FILE).unlink()
-    if rank_zero:
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-        dump_config(config, run / CONFIG_FILE)
-        stash_csv(run / "logs" / "csv")
 
     from threekg.models import build_encoder, build_head
     from threekg.ssl.methods import build_method
 
+    _check_accelerator(trainer_cfg)
     if config["trainer"].get("threads"):
         torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(int(config["seed"]), workers=False, verbose=False)
-    encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
-    head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
+    with _user_options("encoder"):  # built before anything is written: a bad option leaves no half run
+        encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
+    with _user_options("head"):
+        head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
     method_obj = build_method(config["method"]["name"], dataset.fs, **config["method"]["options"])
+    if rank_zero:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        dump_config(config, run / CONFIG_FILE)
+        stash_csv(run / "logs" / "csv")
     max_steps = _max_steps(config, len(dataset), _world(trainer_cfg))
     module = PretrainModule(encoder, head, method_obj, config, max_steps)
     if trainer_cfg["compile"]:
@@ -245,7 +250,10 @@ def pretrain(
     log.info("%s on %s: %s; %d steps of %d recordings x %d samples at %g Hz per process",
              method, data_dir, method_obj.describe(), max_steps, config["data"]["batch_size"], crop_samples, dataset.fs)
 
-    trainer = _trainer(config, run, max_steps, callbacks)
+    try:
+        trainer = _trainer(config, run, max_steps, callbacks)
+    except MisconfigurationException as err:  # Lightning's word for "these trainer options cannot work here"
+        raise ConfigError(f"trainer options: {err}") from err
     started = time.time()
     try:
         trainer.fit(module, datamodule=PretrainData(dataset, config), ckpt_path=ckpt, weights_only=True)
@@ -306,7 +314,8 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
         )
     if config["method"]["name"] not in METHODS:
         raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
-    probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
+    with _user_options("method"):
+        probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
     if not 0 < crop_samples * probe.crop_factor <= ds.n_samples:  # knowable now, before any trainer exists
         seconds, pair = ds.n_samples / ds.fs, f" x {probe.crop_factor} crops per recording" if probe.crop_factor > 1 else ""
@@ -329,6 +338,29 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
         elif alone:
             log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
     return dataset, crop_samples
+
+
+@contextlib.contextmanager
+def _user_options(section: str) -> Iterator[None]:
+    """A factory's refusal of the user's ``section.*`` options (free-form, checked only by the factory:
+    KeyError, TypeError or ValueError) becomes a ConfigError naming the section."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise ConfigError(f"{section} options: {reason}") from err
+
+
+def _check_accelerator(trainer_cfg: Mapping[str, Any]) -> None:
+    """Refuse an accelerator this machine does not have, before anything is written."""
+    accelerator = str(trainer_cfg["accelerator"])
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA GPU is available here",
+                          hint="use --accelerator cpu or auto")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.accelerator=mps: MPS is not available here", hint="use --accelerator cpu or auto")
 
 
 def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
