@@ -7,14 +7,20 @@ PVC; real SNOMED codes in '#Dx'). Records go to OUT/g1, OUT/g2, ... (1,000 per f
 NAME.hea + NAME.mat; '#Patient: SYNP000001' names the patient. Re-running the same command resumes:
 complete records are skipped. The output depends only on --seed (not on --workers).
 
+--generator deepfake: unlabelled normal ECGs from the DeepFake-ECG GAN (trained on real 10 s ECGs;
+needs pip install 'threekg[deepfake]'); records DFK000001..., empty '#Dx', one per patient; prepare
+them with --label-set none. See docs/synth.md.
+
 Example:
     threekg synth data/synthetic --n 10000 --seed 0
     threekg synth data/synth-cmsc --n 2000 --seed 1 --recordings-per-patient 4 --fs 250
+    threekg synth data/deepfake-10k --generator deepfake --n 10000 --fs 100
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from threekg.cli.types import positive_int
 
@@ -30,22 +36,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recordings-per-patient", type=int, default=1,
                         help="records per synthetic patient, each with its own noise, rate drift and "
                              "small pose change (default 1)")
-    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: number of CPUs)")
+    parser.add_argument("--generator", choices=("dipole", "deepfake"), default="dipole",
+                        help="dipole: the labelled heart-dipole model (default); deepfake: the DeepFake-ECG "
+                             "GAN, unlabelled, 10 s only (optional extra threekg[deepfake])")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="processes (default: number of CPUs; deepfake: 1, using torch's threads)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from threekg.synth.challenge import write_challenge_tree
 
-    out = write_challenge_tree(
-        args.out,
-        n=args.n,
-        seed=args.seed,
-        fs=args.fs,
-        seconds=args.seconds,
-        recordings_per_patient=args.recordings_per_patient,
-        workers=args.workers,
-        progress=not args.no_progress,
-    )
+    try:
+        out = write_challenge_tree(
+            args.out,
+            n=args.n,
+            seed=args.seed,
+            fs=args.fs,
+            seconds=args.seconds,
+            recordings_per_patient=args.recordings_per_patient,
+            workers=args.workers,
+            progress=not args.no_progress,
+            generator=args.generator,
+        )
+    except (ValueError, ImportError) as exc:  # bad options, a tree made otherwise, a missing extra
+        print(f"threekg synth: error: {exc}", file=sys.stderr)
+        return 2
     print(f"{args.n} records in {out}")
     return 0

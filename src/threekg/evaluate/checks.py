@@ -43,6 +43,8 @@ def check_options(opt: EvalOptions) -> None:
     if opt.crop_seconds is not None and not (_finite(opt.crop_seconds) and opt.crop_seconds > 0):
         raise UsageError(f"--crop-seconds {opt.crop_seconds:g}: must be a positive number of seconds "
                          "(0: the whole record)")
+    if opt.split == "cv" and opt.cv_folds < 3:
+        raise UsageError(f"--cv-folds {opt.cv_folds}: cross-validation needs at least 3 folds")
     if opt.batch_size < 1:
         raise UsageError(f"batch_size {opt.batch_size}: must be >= 1")
     if opt.train.epochs < 1 or opt.train.batch_size < 1:

@@ -47,6 +47,8 @@ RECORDS_PER_FOLDER = 1000
 CHUNK = 64
 """Records rendered together (a fixed number, so the work split never depends on the worker count)."""
 MAX_RECORDS = 999_999
+GENERATORS = ("dipole", "deepfake")
+"""``generator`` names: the dipole model of this package, the DeepFake-ECG GAN (optional extra)."""
 MAX_SAMPLES = 1_000_000
 """Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""
 MIN_FS, MIN_SECONDS = 50.0, 1.0
@@ -134,7 +136,8 @@ def _options(n: int, seed: int, fs: float, seconds: float, rpp: int) -> dict[str
     return {"seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": rpp}
 
 
-def _check_options(out: Path, n: int, options: dict[str, Any]) -> None:
+def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, Any] | None = None) -> None:
+    """Refuse a tree made with other ``options``; (re)write ``synth.json`` (``about``: default, the classes)."""
     info = out / "synth.json"
     if info.exists():
         old = json.loads(info.read_text())
@@ -146,9 +149,11 @@ def _check_options(out: Path, n: int, options: dict[str, Any]) -> None:
         "threekg_version": __version__,
         "n_records": max(n, int(json.loads(info.read_text())["n_records"]) if info.exists() else 0),
         "options": options,
-        "classes": {c: codes[c] for c in CLASSES},
-        "rhythm_prevalence": dict(zip(RHYTHMS, RHYTHM_PREVALENCE, strict=True)),
-        "finding_prevalence": FINDING_PREVALENCE,
+        **(about if about is not None else {
+            "classes": {c: codes[c] for c in CLASSES},
+            "rhythm_prevalence": dict(zip(RHYTHMS, RHYTHM_PREVALENCE, strict=True)),
+            "finding_prevalence": FINDING_PREVALENCE,
+        }),
     }, indent=2).encode())
 
 
@@ -184,12 +189,20 @@ def write_challenge_tree(
     recordings_per_patient: int = 1,
     workers: int | None = None,
     progress: bool = True,
+    generator: str = "dipole",
 ) -> Path:
     """Write records 0..n-1 of data set ``seed`` under ``out``; skips records already complete.
 
     ``workers``: processes (default: the number of CPUs); the output does not depend on it.
+    ``generator``: ``dipole`` (this module) or ``deepfake`` (:mod:`threekg.synth.deepfake`).
     Returns ``out`` as a Path.
     """
+    if generator == "deepfake":
+        from threekg.synth.deepfake import write_deepfake_tree
+
+        return write_deepfake_tree(out, n, seed, fs, seconds, recordings_per_patient, workers, progress)
+    if generator != "dipole":
+        raise UsageError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     _check_arguments(n, seed, fs, seconds, recordings_per_patient)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

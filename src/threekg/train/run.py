@@ -31,7 +31,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQ
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from threekg.errors import DataError, UserError
+from threekg.errors import UserError
+from threekg.ssl.methods import Method
 from threekg.train.callbacks import Throughput
 from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
@@ -211,7 +212,7 @@ def pretrain(
         log.info("%s: this run is already complete (%s exists); nothing to do", run, DONE_FILE)
         return run
     config = _resolve(run, method, preset, config_file, overrides, resume and state != "replace")
-    dataset, crop_samples = _dataset(data_dir, config)  # a config that cannot fit the data stops here
+    dataset, crop_samples, method_obj = _dataset(data_dir, config)  # a config that cannot fit the data stops here
     trainer_cfg = config["trainer"]
     StepBatchSampler(len(dataset), int(config["data"]["batch_size"]), 0, _world(trainer_cfg))  # one batch fits
     if state == "replace":
@@ -228,7 +229,6 @@ def pretrain(
             (run / DONE_FILE).unlink()
 
     from threekg.models import build_encoder, build_head
-    from threekg.ssl.methods import build_method
 
     _check_accelerator(trainer_cfg)
     if config["trainer"].get("threads"):
@@ -238,7 +238,6 @@ def pretrain(
         encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
     with _user_options("head"):
         head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
-    method_obj = build_method(config["method"]["name"], dataset.fs, **config["method"]["options"])
     if rank_zero:
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         dump_config(config, run / CONFIG_FILE)
@@ -300,7 +299,8 @@ def _max_steps(config: Mapping[str, Any], n_records: int, world: int) -> int:
     return max(1, math.ceil(int(t["epochs"]) * batches_per_epoch / int(t["accumulate"])))
 
 
-def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
+def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, Method]:
+    """The crop loader, the view length in samples and the method (told how long its views are)."""
     from threekg.data import open_dataset
     from threekg.ssl.methods import METHODS, build_method
 
@@ -317,14 +317,15 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
     with _user_options("method"):
         probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
-    if not 0 < crop_samples * probe.crop_factor <= ds.n_samples:  # knowable now, before any trainer exists
-        seconds, pair = ds.n_samples / ds.fs, f" x {probe.crop_factor} crops per recording" if probe.crop_factor > 1 else ""
-        raise DataError(f"{data_dir}: data.crop_seconds={config['data']['crop_seconds']:g} is {crop_samples} "
-                        f"samples{pair}, but its recordings hold {ds.n_samples} ({seconds:g} s at {ds.fs:g} Hz)",
-                        hint=f"set data.crop_seconds between {1 / ds.fs:g} and {seconds / probe.crop_factor:g}")
-    dataset = CropDataset(
-        data_dir, crop_samples * probe.crop_factor, int(config["seed"]), config["data"]["normalize"], probe.paired
-    )
+    crop_what = f"data.crop_seconds={config['data']['crop_seconds']:g} ({crop_samples} samples)"
+    try:  # knowable now, before any trainer exists
+        if crop_samples < 1:
+            raise ValueError(f"less than one sample at {ds.fs:g} Hz")
+        span = probe.loader_samples(crop_samples, int(ds.n_samples))
+    except ValueError as err:
+        raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording, {ds.n_samples / ds.fs:g} s at "
+                          f"{ds.fs:g} Hz): {crop_what}: {err}", hint="change data.crop_seconds") from None
+    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
         if alone == len(dataset):
@@ -337,7 +338,7 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
             )
         elif alone:
             log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
-    return dataset, crop_samples
+    return dataset, crop_samples, probe
 
 
 @contextlib.contextmanager
