@@ -248,3 +248,27 @@ def test_an_interrupted_pretrain_says_how_to_resume(world: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert err.splitlines() == [f"threekg pretrain: interrupted; re-run the same command with --resume to continue "
                                 f"from the last checkpoint (work done so far is kept in {tmp_path / 'r'})"]
+
+
+BROAD = {"Exception", "BaseException", "ValueError", "ImportError", "OSError", "RuntimeError", "KeyError",
+         "TypeError"}
+
+
+def test_command_modules_leave_errors_to_main() -> None:
+    """A command that catches broad errors itself makes its own format and exit code, and hides bugs
+    as user errors: ``threekg/cli/<command>.py`` raises, ``threekg.cli.main`` decides (docs/architecture.md)."""
+    import ast
+
+    import threekg.cli
+
+    offenders = []
+    for path in sorted(Path(threekg.cli.__file__).parent.glob("*.py")):
+        if path.name in ("main.py", "types.py", "__init__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ExceptHandler):
+                caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+                names = {getattr(c, "id", getattr(c, "attr", "")) for c in caught if c is not None}
+                if node.type is None or names & BROAD:
+                    offenders.append(f"{path.name}:{node.lineno} catches {sorted(names) or 'everything'}")
+    assert not offenders, "raise a threekg.errors.UserError instead of catching here:\n" + "\n".join(offenders)

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 
 from threekg.cli.types import positive_int
 
@@ -47,20 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from threekg.synth.challenge import write_challenge_tree
 
-    try:
-        out = write_challenge_tree(
-            args.out,
-            n=args.n,
-            seed=args.seed,
-            fs=args.fs,
-            seconds=args.seconds,
-            recordings_per_patient=args.recordings_per_patient,
-            workers=args.workers,
-            progress=not args.no_progress,
-            generator=args.generator,
-        )
-    except (ValueError, ImportError) as exc:  # bad options, a tree made otherwise, a missing extra
-        print(f"threekg synth: error: {exc}", file=sys.stderr)
-        return 2
+    out = write_challenge_tree(  # bad options, a tree made otherwise, a missing extra: UserErrors (cli.main)
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        fs=args.fs,
+        seconds=args.seconds,
+        recordings_per_patient=args.recordings_per_patient,
+        workers=args.workers,
+        progress=not args.no_progress,
+        generator=args.generator,
+    )
     print(f"{args.n} records in {out}")
     return 0

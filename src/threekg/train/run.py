@@ -324,7 +324,7 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, 
         span = probe.loader_samples(crop_samples, int(ds.n_samples))
     except ValueError as err:
         raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording, {ds.n_samples / ds.fs:g} s at "
-                          f"{ds.fs:g} Hz): {crop_what}: {err}", hint="change data.crop_seconds") from None
+                          f"{ds.fs:g} Hz): {crop_what}: {err}") from None
     dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
