@@ -152,7 +152,7 @@ def test_report(world: Path, scratch: Callable[[], Path]) -> None:
     dirs = st.lists(_paths(world, "evaluation", "evaluation", "evaluation", "not-an-evaluation", "bad-evaluation",
                            "data", "labels.csv"), min_size=1, max_size=2)
 
-    @_settings(12)
+    @_settings(8)
     @given(dirs=dirs, focus=st.sampled_from([[], ["--focus", "3kg"], ["--focus", "nope"], ["--focus", ""]]))
     def run(dirs: list[str], focus: list[str]) -> None:
         check(["report", *dirs, "--out", str(scratch() / "report.html"), *focus])
