@@ -11,17 +11,18 @@ the bug it usually is.
 The message says WHAT went wrong and names the input (the path, the option and its value);
 ``hint`` says HOW TO FIX it and is shown in parentheses after it.
 
-==================  =====================================================  ===============
-class               raised for                                             also a
-==================  =====================================================  ===============
-``UsageError``      an argument or option value the API refuses            ``ValueError``
-``InputError``      an input that is missing or cannot be read             -
-``DataError``       an input that is readable but unfit for the step       ``ValueError``
-``ConfigError``     a configuration that cannot work                       ``ValueError``
-==================  =====================================================  ===============
+=====================  ==================================================  ===============
+class                  raised for                                          also a
+=====================  ==================================================  ===============
+``UsageError``         an argument or option value the API refuses         ``ValueError``
+``InputError``         an input that is missing or cannot be read          -
+``DataError``          an input that is readable but unfit for the step    ``ValueError``
+``ConfigError``        a configuration that cannot work                    ``ValueError``
+``MissingExtraError``  an optional package is not installed                ``ImportError``
+=====================  ==================================================  ===============
 
-The ``ValueError`` bases keep ``except ValueError`` callers working where these replaced a
-plain ``ValueError``. Existing classes fit in: ``threekg.data.RecordError`` and
+The ``ValueError`` (``ImportError``) bases keep ``except ValueError`` callers working where these
+replaced a plain ``ValueError``. Existing classes fit in: ``threekg.data.RecordError`` and
 ``threekg.data.DatasetError`` are ``InputError``s; the configuration errors of ``threekg.train``
 and ``threekg.experiment`` are ``ConfigError``s; a report's ``MetricsFormatError`` is a
 ``DataError``.
@@ -29,7 +30,7 @@ and ``threekg.experiment`` are ``ConfigError``s; a report's ``MetricsFormatError
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "InputError", "UsageError", "UserError", "one_line"]
+__all__ = ["ConfigError", "DataError", "InputError", "MissingExtraError", "UsageError", "UserError", "one_line"]
 
 
 class UserError(Exception):
@@ -48,7 +49,7 @@ class UserError(Exception):
             self.hint = hint  # kept in __dict__, so it survives pickling across processes
 
     def __str__(self) -> str:
-        text = super().__str__()
+        text = Exception.__str__(self)  # not KeyError's quoted form, for classes that are also KeyErrors
         return f"{text} ({self.hint})" if self.hint else text
 
 
@@ -67,6 +68,10 @@ class DataError(UserError, ValueError):
 
 class ConfigError(UserError, ValueError):
     """A configuration (options file, ``--set`` values, study YAML) that cannot work."""
+
+
+class MissingExtraError(UserError, ImportError):
+    """An optional package a feature needs is not installed; the message says which extra to install."""
 
 
 def one_line(text: str) -> str:

@@ -145,3 +145,21 @@ def test_minmax_encoders_are_probed_on_minmax_input_and_random_follows(planted, 
     assert any(np.allclose(c, expected, atol=1e-5) for c in cached)
     raw = embed(enc, np.asarray(ds.signals), 200, progress=False)
     assert not any(np.allclose(c, raw, atol=1e-3) for c in cached)
+
+
+def test_report_shows_replicate_groups_in_place_of_their_members(planted, tmp_path) -> None:
+    from threekg.report import build_report
+    from threekg.report.model import merge
+    from threekg.report.schema import load_metrics
+
+    specs = parse_encoders(["random@0", "random@1"], {"name": "resnet18-small", "width": 4})
+    m = evaluate(planted.path, [*specs, EncoderSpec("band", "module", module=BandPower())], tmp_path / "eval",
+                 EvalOptions(fractions=(1.0,), seeds=(0, 1), n_boot=50, crop_seconds=2.0, progress=False,
+                             arch={"name": "resnet18-small", "width": 4}))
+    assert m["replicate_groups"] == {"random": ["random@0", "random@1"]}
+    data = merge([(tmp_path / "eval" / "metrics.json", load_metrics(tmp_path / "eval"))])
+    assert [e.name for e in data.encoders] == ["band", "random"]
+    assert len(data.runs[("random", 1.0)]) == 4  # 2 replicates x 2 subset seeds, pooled
+    assert {frozenset((p["a"], p["b"])) for p in data.paired} == {frozenset(("band", "random"))}
+    html = build_report([tmp_path / "eval"], tmp_path / "report.html").read_text()
+    assert "random@0" not in html.split("<h2>")[1]  # the headline table shows the group, not the members

@@ -47,6 +47,8 @@ COMMANDS: tuple[str, ...] = (
     "augment",
     "pretrain",
     "evaluate",
+    "embed",
+    "export",
     "report",
     "experiment",
     "demo",

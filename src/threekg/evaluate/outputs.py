@@ -103,8 +103,13 @@ def summarise(runs: list[dict[str, Any]], boot: dict[tuple[str, float, int], np.
             paired.append({"encoder_a": a, "encoder_b": b_, "fraction": f, "n_seeds": len(common),
                            "diff_mean": float(np.mean([ma[s] - mb[s] for s in common])),
                            "ci_low": float(lo), "ci_high": float(hi), "p_le_0": float((d <= 0).mean())})
-    grouped = {e for m in groups.values() for e in m}
-    units = {**{g: m for g, m in groups.items()}, **{e: [e] for e in encoders if e not in grouped}}
+    units: dict[str, list[str]] = {}  # groups and lone encoders, in the order of their first encoder
+    for e in encoders:
+        owner = next((name for name, m in groups.items() if e in m), None)
+        if owner is None:
+            units[e] = [e]
+        elif owner not in units:
+            units[owner] = groups[owner]
     for a, b_ in itertools.combinations(units, 2):
         if a not in groups and b_ not in groups:
             continue  # two lone encoders: already above
@@ -123,6 +128,28 @@ def summarise(runs: list[dict[str, Any]], boot: dict[tuple[str, float, int], np.
                                               - np.mean([r["macro_auroc"] for r in rb])),
                            "ci_low": float(lo), "ci_high": float(hi), "p_le_0": float((d <= 0).mean())})
     return summary, paired
+
+
+def average_diagnostics(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of several encoders' diagnostics (a replicate group's): numbers averaged leaf by leaf
+    (NaN/None left out), lists of equal length element by element, anything else taken from the first."""
+
+    def mean(values: list[Any]) -> Any:
+        first = values[0]
+        if all(isinstance(v, dict) for v in values):
+            return {k: mean([v[k] for v in values if k in v]) for k in first}
+        if all(isinstance(v, list) for v in values) and len({len(v) for v in values}) == 1:
+            return [mean([v[i] for v in values]) for i in range(len(first))]
+        if all((isinstance(v, int | float) and not isinstance(v, bool)) or v is None for v in values):
+            nums = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+            if isinstance(first, int) and all(isinstance(v, int) for v in values) and len(set(values)) == 1:
+                return first  # identical counts (sizes, dimensions) stay whole numbers
+            return float(np.mean(nums)) if nums else None
+        return first
+
+    out = mean(docs)
+    out["replicates_averaged"] = len(docs)
+    return out
 
 
 def _clean(obj: Any) -> Any:

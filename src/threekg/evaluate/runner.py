@@ -25,6 +25,7 @@ from threekg.errors import DataError, UsageError
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
 from threekg.evaluate.checks import check_dataset, check_options, check_test_split
+from threekg.evaluate.diagnose import Diagnoser, DiagnosticOptions
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
     cached_embeddings,
@@ -37,7 +38,7 @@ from threekg.evaluate.finetune import FinetuneOptions, predict_logits, train_end
 from threekg.evaluate.fractions import load_or_make_subset
 from threekg.evaluate.groups import group_means, load_groups
 from threekg.evaluate.metrics import auprc, auroc, evaluable_classes, macro
-from threekg.evaluate.outputs import summarise, write_outputs
+from threekg.evaluate.outputs import average_diagnostics, replicate_units, summarise, write_outputs
 from threekg.evaluate.probe import DEFAULT_L2_GRID, fit_probe
 from threekg.evaluate.splits import fold_partitions, load_or_make_folds, load_or_make_split
 
@@ -65,6 +66,7 @@ class EvalOptions:
     progress: bool = True
     split: str = "fixed"
     cv_folds: int = 10
+    diagnostics: DiagnosticOptions = field(default_factory=DiagnosticOptions)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -126,6 +128,10 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     runs: list[dict[str, Any]] = []
     boot: dict[tuple[str, float, int], np.ndarray] = {}
     grid = list(itertools.product(opt.fractions, opt.seeds))
+    diagnose = Diagnoser(ds.signals, labels, ds.fs, parts, subsets, keep, crop, dfp, cache_dir, opt.diagnostics,
+                         ds.records["record"].astype(str).tolist(), opt.batch_size, opt.device,
+                         opt.progress) if opt.diagnostics.enabled else None
+    diagnostics: dict[str, dict[str, Any]] = {}
     for spec in specs:
         end_to_end = spec.kind == "supervised" or (opt.finetune and spec.kind in ("checkpoint", "module"))
         z = None
@@ -141,6 +147,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                 raise DataError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {bad}: "
                                 "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
+            if diagnose is not None:
+                diagnostics[spec.name] = diagnose(spec.name, module, fp, z, spec.normalize)
         probe_cache: dict[tuple[int, bytes], tuple[np.ndarray, dict[str, Any]]] = {}
         for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):
             prob = np.empty(y_test.shape, dtype=np.float64)
@@ -186,6 +194,11 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                          **run, "ci_low": float(lo), "ci_high": float(hi), **_merge_infos(infos)})
     summary, paired = summarise(runs, boot, [s.name for s in specs], opt.fractions, opt.seeds,
                                 replicate_groups={s.name: s.group for s in specs})
+    replicates = replicate_units([s.name for s in specs], {s.name: s.group for s in specs})
+    for group, members in replicates.items():
+        found = [diagnostics[m] for m in members if m in diagnostics]
+        if found:
+            diagnostics[group] = average_diagnostics(found)
     sizes = {k: float(np.mean([p[k].size for p in parts])) for k in ("train", "val", "test")}
     metrics = {
         "threekg_version": __version__,
@@ -207,9 +220,11 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                     "threshold": opt.threshold, "split_seed": opt.split_seed, "split": opt.split,
                     "cv_folds": opt.cv_folds},
         "dropped_classes": dropped,
+        "replicate_groups": replicates,
         "runs": runs,
         "summary": summary,
         "paired": paired,
+        "diagnostics": diagnostics,
     }
     write_outputs(out, metrics)
     return metrics

@@ -1,7 +1,7 @@
 """Read and validate ``metrics.json`` written by ``threekg evaluate`` (the contract in docs/architecture.md).
 
 Validation is strict about what the report needs and tolerant of everything else: extra fields are
-kept untouched, and the optional fields (``groups``, ``paired``, ``group_auroc``, ``challenge_metric``,
+kept untouched, and the optional fields (``groups``, ``paired``, ``diagnostics``, ``group_auroc``, ``challenge_metric``,
 ``dropped_classes``, ``n_train``, ``n_seeds``, ...) may be absent or ``null``.
 """
 
@@ -97,6 +97,13 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
         raise c.fail("encoders", "no encoder listed")
     for name, info in encoders.items():
         c.mapping(info, f"encoders.{name}")
+    replicates = c.mapping(top.get("replicate_groups") or {}, "replicate_groups")
+    for group, members in replicates.items():
+        if group in encoders:
+            raise c.fail(f"replicate_groups.{group}", "a replicate group cannot have an encoder's name")
+        if not isinstance(members, list) or len(members) < 2 or any(m not in encoders for m in members):
+            raise c.fail(f"replicate_groups.{group}", "expected a list of two or more names from `encoders`")
+    names = set(encoders) | set(replicates)  # rows may name an encoder or a replicate group
     if top.get("groups") is not None:
         for group, members in c.mapping(top["groups"], "groups").items():
             if not isinstance(members, list):
@@ -124,7 +131,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
     for i, row in enumerate(summary):
         p = f"summary[{i}]"
         c.require(c.mapping(row, p), _SUMMARY_REQUIRED, f"{p}.")
-        if row["encoder"] not in encoders:
+        if row["encoder"] not in names:
             raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
         c.fraction(row["fraction"], f"{p}.fraction")
         c.number(row["macro_auroc_mean"], f"{p}.macro_auroc_mean", unit=True)
@@ -144,12 +151,19 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             p = f"paired[{i}]"
             c.require(c.mapping(row, p), _PAIRED_REQUIRED, f"{p}.")
             for key in ("encoder_a", "encoder_b"):
-                if row[key] not in encoders:
+                if row[key] not in names:
                     raise c.fail(f"{p}.{key}", f"encoder {row[key]!r} is not listed in `encoders`")
             c.fraction(row["fraction"], f"{p}.fraction")
             c.number(row["diff_mean"], f"{p}.diff_mean")
             for key in ("ci_low", "ci_high"):
                 c.number(row[key], f"{p}.{key}", nullable=True)
+    if top.get("diagnostics") is not None:
+        for name, diag in c.mapping(top["diagnostics"], "diagnostics").items():
+            if name not in names:
+                raise c.fail(f"diagnostics.{name}", f"encoder {name!r} is not listed in `encoders`")
+            d = c.mapping(diag, f"diagnostics.{name}")
+            for key in ("effective_rank", "dims_99", "alignment", "uniformity", "shortcut_r2", "peak_train_r2"):
+                c.number(d.get(key), f"diagnostics.{name}.{key}", nullable=True)
     return dict(top)
 
 

@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from threekg import errors
 from threekg.data.resample import fix_length
-from threekg.errors import UsageError, UserError
+from threekg.errors import UsageError
 from threekg.hashing import file_sha256
 from threekg.leads import INDEPENDENT_LEADS
 from threekg.synth.challenge import (
@@ -63,8 +64,8 @@ PREFIX = "DFK"
 """Record names ``DFK000001`` and patient ids ``DFKP000001``: never equal to the dipole tree's ``SYN``."""
 
 
-class MissingExtraError(UserError, ImportError):
-    """The optional ``deepfake-ecg`` package is not installed (a user error: install the extra)."""
+class MissingExtraError(errors.MissingExtraError):
+    """The optional ``deepfake-ecg`` package is not installed."""
 
 
 def extra_installed() -> bool:
@@ -245,8 +246,8 @@ def write_deepfake_tree(
         raise UsageError("the deepfake generator makes one recording per patient; "
                          f"got recordings_per_patient={recordings_per_patient}")
     if not (MIN_FS <= fs < np.inf and round(fs * seconds) <= MAX_SAMPLES):
-        raise UsageError(f"fs must be at least {MIN_FS:g} Hz and give at most {MAX_SAMPLES:,} samples per "
-                         f"record, got {fs:g} Hz")
+        raise UsageError(f"fs must be positive, at least {MIN_FS:g} Hz and give at most {MAX_SAMPLES:,} samples "
+                         f"per record, got {fs:g} Hz")
     ckpt = checkpoint_path()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
