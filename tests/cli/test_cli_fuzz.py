@@ -216,3 +216,34 @@ def test_pretrain(world: Path, scratch: Callable[[], Path]) -> None:
         check(["pretrain", data, "--method", method, "--out", str(scratch()), "--batch-size", "8", *steps,
                *sets_argv, *options, "--set", "trainer.progress_bar=false"])
     run()
+
+
+@pytest.mark.slow
+def test_embed(world: Path, scratch: Callable[[], Path]) -> None:
+    pools = {"--crop-seconds": FLOATS, "--batch-size": INTS, "--device": st.sampled_from(["cpu", "cuda", "nope"]),
+             "--threads": INTS, "--overwrite": st.none()}
+
+    @_settings(25)
+    @given(data=_paths(world, "data", "data", "data-none", "raw-good"),
+           encoder=_paths(world, "encoder.safetensors", "encoder.safetensors", "run", "data", "labels.csv"),
+           options=_options(pools))
+    def run(data: str, encoder: str, options: list[str]) -> None:
+        check(["embed", data, "--encoder", encoder, "--out", str(scratch()), "--no-progress", *options])
+    run()
+
+
+@pytest.mark.slow
+def test_export(world: Path, scratch: Callable[[], Path]) -> None:
+    pools = {"--samples": INTS, "--opset": st.sampled_from(["-1", "0", "18", "x"]),
+             "--metrics": _paths(world, "labels.csv", "not-an-evaluation"),
+             "--pretrain-data": _paths(world, "data", "empty"), "--data-licence": st.just("CC-BY-4.0"),
+             "--overwrite": st.none()}
+
+    @_settings(20)
+    @given(run_dir=_paths(world, "run", "run", "encoder.safetensors", "data", "labels.csv"),
+           targets=st.sampled_from([[], ["--hub"], ["--onnx"], ["--hub", "--onnx"]]), options=_options(pools))
+    def run(run_dir: str, targets: list[str], options: list[str]) -> None:
+        out = scratch()
+        where = [w for t in targets for w in (t, str(out / ("model.onnx" if t == "--onnx" else "hub")))]
+        check(["export", run_dir, *where, *options])
+    run()
