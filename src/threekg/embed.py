@@ -30,7 +30,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
@@ -39,6 +38,7 @@ from threekg.data.normalize import NORMALIZATIONS
 from threekg.errors import DataError, UsageError
 from threekg.evaluate.embeddings import NonFiniteSignalError, crop_starts, dataset_fingerprint, embed
 from threekg.models.source import EncoderSource, open_encoder_source
+from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
     started = time.time()
     if start:
         log.info("%s: resuming at record %d of %d", out, start, len(ds))
-    with tqdm(total=len(ds), initial=start, unit="rec", desc=f"embed {source.name}", disable=not progress) as bar:
+    with progress_bar(len(ds), f"embed {source.name}", "rec", initial=start, disable=not progress) as bar:
         for i in range(start, len(ds), chunk):
             j = min(i + chunk, len(ds))
             try:

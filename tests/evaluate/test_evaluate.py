@@ -35,7 +35,9 @@ def test_planted_signal_scores_near_one_noise_near_half_and_encoder_untouched(pl
     assert (runs["probe_unconverged"] == 0).all() and (runs["probe_iterations"] > 0).all()
     per_class = pd.read_csv(tmp_path / "per_class.csv")
     assert len(per_class) == 8 * 4
-    assert json.loads((tmp_path / "metrics.json").read_text())["data"]["split"] == "patient"
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["data"]["split"] == "patient"
+    assert next(iter(written)) == "schema_version" and written["schema_version"] == 1  # docs/report.md
 
 
 def test_cache_hit_skips_encoder_and_subsets_are_shared(planted, tmp_path) -> None:

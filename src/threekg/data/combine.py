@@ -10,9 +10,6 @@ folder is written beside ``out`` and renamed into place, manifest last.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from threekg.data.dataset import (
     manifest_dict,
     normalise_records,
     open_dataset,
+    staged_folder,
     write_json_atomic,
 )
 from threekg.errors import DataError, UsageError
@@ -64,9 +62,7 @@ def combine_datasets(sources: Sequence[str | Path], out: str | Path, names: Sequ
     n = sum(len(ds) for ds in datasets)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         signals = np.lib.format.open_memmap(tmp / "signals.npy", mode="w+", dtype=dtype,
                                             shape=(n, first.signals.shape[1], first.n_samples))
         labels = np.zeros((n, len(label_names)), dtype=np.uint8)
@@ -100,10 +96,4 @@ def combine_datasets(sources: Sequence[str | Path], out: str | Path, names: Sequ
             options={"combine": list(names)}, extra={"combined_from": {m: len(ds) for m, ds in
                                                                       zip(names, datasets, strict=True)}})
         write_json_atomic(manifest, tmp / MANIFEST)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return open_dataset(out)

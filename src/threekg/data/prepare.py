@@ -39,6 +39,7 @@ from threekg.data.sources import Candidate, Processing, Source, open_source
 from threekg.data.worker import run_chunk
 from threekg.errors import DataError, UsageError
 from threekg.leads import LEADS
+from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 PARTIAL = ".partial"
@@ -254,10 +255,8 @@ def _no_record_accepted(out: Path, rejected: list[tuple[str, str]]) -> NoReturn:
 
 
 def _results(todo: list[Any], workers: int | None, progress: bool, total: int, initial: int) -> Iterator[Any]:
-    from tqdm import tqdm
-
     results = run_chunks(run_chunk, todo, workers)  # the pool starts before the bar's monitor thread
-    bar = tqdm(total=total, initial=initial, unit="rec", disable=not progress, desc="prepare")
+    bar = progress_bar(total, "prepare", "rec", initial=initial, disable=not progress)
     try:
         for result in results:
             bar.update(len(result[1]))

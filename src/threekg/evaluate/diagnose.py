@@ -35,7 +35,6 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from threekg.augment import PIPELINES, build_pipeline
 from threekg.data.normalize import normalize_recordings
@@ -43,6 +42,7 @@ from threekg.evaluate import diagnostics as dx
 from threekg.evaluate.embeddings import embed
 from threekg.evaluate.metrics import auroc, macro
 from threekg.leads import LEADS
+from threekg.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def crop_embeddings(encoder: nn.Module, signals: np.ndarray, plan: CropPlan, fs:
     pipes = {name: build_pipeline(preset, fs=fs) for name, preset in VIEWS.items()}
     gens = {name: torch.Generator().manual_seed(seed * 1000 + i) for i, name in enumerate(VIEWS)}
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ("clean", "time_shift", *VIEWS)}
-    for i in tqdm(range(0, plan.rows.size, CHUNK), desc=desc, disable=not progress, leave=False):
+    for i in track(range(0, plan.rows.size, CHUNK), desc, unit="chunk", disable=not progress, leave=False):
         sl = slice(i, i + CHUNK)
         records = normalize_recordings(signals[plan.rows[sl]], normalize)
         clean = _gather(records, plan.starts[sl], plan.length)

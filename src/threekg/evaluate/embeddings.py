@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from threekg.data.normalize import normalize_recordings
 from threekg.hashing import file_sha256 as file_sha256  # re-exported for evaluate.runner
+from threekg.progress import track
 
 
 def module_fingerprint(module: nn.Module) -> str:
@@ -101,7 +101,7 @@ def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, bat
     n_crops = len(crop_starts(signals.shape[-1], crop_samples))
     out: list[np.ndarray] = []
     try:
-        for i in tqdm(range(0, signals.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
+        for i in track(range(0, signals.shape[0], batch_size), desc, unit="batch", disable=not progress, leave=False):
             batch = np.array(signals[i : i + batch_size], dtype=np.float32)
             bad = ~np.isfinite(batch).all(axis=(1, 2))
             if bad.any():

@@ -24,6 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+METRICS_SCHEMA_VERSION = 1
+"""Version of the layout of ``metrics.json`` (docs/report.md, "The metrics.json contract"). Raised when
+a field is renamed or removed or changes meaning; new optional fields keep it (readers ignore fields
+they do not know). ``threekg.report.schema.READABLE_VERSIONS`` lists the versions the report reads."""
+
 
 def _mean_dict(dicts: list[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for d in dicts for k in d}, key=lambda k: next(i for i, d in enumerate(dicts) if k in d))

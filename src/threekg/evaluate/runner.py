@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from threekg import __version__
 from threekg.data import open_dataset
@@ -38,9 +37,16 @@ from threekg.evaluate.finetune import FinetuneOptions, predict_logits, train_end
 from threekg.evaluate.fractions import load_or_make_subset
 from threekg.evaluate.groups import group_means, load_groups
 from threekg.evaluate.metrics import auprc, auroc, evaluable_classes, macro
-from threekg.evaluate.outputs import average_diagnostics, replicate_units, summarise, write_outputs
+from threekg.evaluate.outputs import (
+    METRICS_SCHEMA_VERSION,
+    average_diagnostics,
+    replicate_units,
+    summarise,
+    write_outputs,
+)
 from threekg.evaluate.probe import DEFAULT_L2_GRID, fit_probe
 from threekg.evaluate.splits import fold_partitions, load_or_make_folds, load_or_make_split
+from threekg.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +156,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
             if diagnose is not None:
                 diagnostics[spec.name] = diagnose(spec.name, module, fp, z, spec.normalize)
         probe_cache: dict[tuple[int, bytes], tuple[np.ndarray, dict[str, Any]]] = {}
-        for f, s in tqdm(grid, desc=f"evaluate {spec.name}", disable=not opt.progress):
+        for f, s in track(grid, f"evaluate {spec.name}", unit="probe", disable=not opt.progress):
             prob = np.empty(y_test.shape, dtype=np.float64)
             infos: list[dict[str, Any]] = []
             row = 0
@@ -201,6 +207,7 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
             diagnostics[group] = average_diagnostics(found)
     sizes = {k: float(np.mean([p[k].size for p in parts])) for k in ("train", "val", "test")}
     metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION,
         "threekg_version": __version__,
         "data": {"path": str(Path(data).resolve()), "n_records": len(ds), "fs": ds.fs,
                  "label_set": ds.manifest.get("label_set", ""),

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from threekg.errors import DataError
 
 METRICS_FILE = "metrics.json"
+
+READABLE_VERSIONS = (1,)
+"""``schema_version`` values of ``metrics.json`` this report reads (the writer's version is
+``threekg.evaluate.outputs.METRICS_SCHEMA_VERSION``). A file without the field predates versioning:
+it is read as version 1 when it has ``runs`` (the layout version 1 fixed)."""
 
 _TOP_REQUIRED = ("threekg_version", "data", "label_names", "encoders", "runs", "summary")
 _DATA_REQUIRED = ("path", "n_records", "fs", "label_set", "split")
@@ -72,6 +77,20 @@ class _Checker:
         for key, value in self.mapping(obj, field).items():
             self.number(value, f"{field}.{key}", nullable=True, unit=True)
 
+    def rows(self, value: Any, field: str, required: tuple[str, ...],
+             encoders: Collection[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """``(prefix, row)`` of a non-empty list of per-(encoder, fraction) rows, each checked for its
+        ``required`` fields, a listed ``encoder`` and a valid ``fraction``."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(field, "expected a non-empty list")
+        for i, row in enumerate(value):
+            p = f"{field}[{i}]"
+            self.require(self.mapping(row, p), required, f"{p}.")
+            if row["encoder"] not in encoders:
+                raise self.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
+            self.fraction(row["fraction"], f"{p}.fraction")
+            yield p, row
+
     def fraction(self, value: Any, field: str) -> None:
         self.number(value, field)
         if not 0.0 < value <= 1.0:
@@ -86,6 +105,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
     """
     c = _Checker(path)
     top = c.mapping(doc, "<top level>")
+    _check_version(c, top)
     c.require(top, _TOP_REQUIRED, "")
     data = c.mapping(top["data"], "data")
     c.require(data, _DATA_REQUIRED, "data.")
@@ -109,15 +129,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             if not isinstance(members, list):
                 raise c.fail(f"groups.{group}", "expected a list of class names")
 
-    runs = top["runs"]
-    if not isinstance(runs, list) or not runs:
-        raise c.fail("runs", "expected a non-empty list")
-    for i, run in enumerate(runs):
-        p = f"runs[{i}]"
-        c.require(c.mapping(run, p), _RUN_REQUIRED, f"{p}.")
-        if run["encoder"] not in encoders:
-            raise c.fail(f"{p}.encoder", f"encoder {run['encoder']!r} is not listed in `encoders`")
-        c.fraction(run["fraction"], f"{p}.fraction")
+    for p, run in c.rows(top["runs"], "runs", _RUN_REQUIRED, encoders):
         c.number(run["macro_auroc"], f"{p}.macro_auroc", unit=True)
         c.number(run["macro_auprc"], f"{p}.macro_auprc", nullable=True, unit=True)
         c.number_map(run["per_class_auroc"], f"{p}.per_class_auroc")
@@ -125,15 +137,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             c.number_map(run["group_auroc"], f"{p}.group_auroc")
         c.number(run.get("challenge_metric"), f"{p}.challenge_metric", nullable=True)
 
-    summary = top["summary"]
-    if not isinstance(summary, list) or not summary:
-        raise c.fail("summary", "expected a non-empty list")
-    for i, row in enumerate(summary):
-        p = f"summary[{i}]"
-        c.require(c.mapping(row, p), _SUMMARY_REQUIRED, f"{p}.")
-        if row["encoder"] not in names:
-            raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
-        c.fraction(row["fraction"], f"{p}.fraction")
+    for p, row in c.rows(top["summary"], "summary", _SUMMARY_REQUIRED, names):
         c.number(row["macro_auroc_mean"], f"{p}.macro_auroc_mean", unit=True)
         for key in ("ci_low", "ci_high"):  # NaN/null: the evaluation could not bootstrap (shown as n/a)
             c.number(row[key], f"{p}.{key}", nullable=True, unit=True)
@@ -165,6 +169,23 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             for key in ("effective_rank", "dims_99", "alignment", "uniformity", "shortcut_r2", "peak_train_r2"):
                 c.number(d.get(key), f"diagnostics.{name}.{key}", nullable=True)
     return dict(top)
+
+
+def _check_version(c: _Checker, top: Mapping[str, Any]) -> None:
+    """Refuse a version this report cannot read, before any field is read the wrong way."""
+    from threekg import __version__
+
+    readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+    if "schema_version" not in top:
+        if "results" in top and "runs" not in top:
+            raise c.fail("schema_version", "missing, and the file has `results` where version 1 has `runs`: written "
+                                           "by an older threekg evaluate; run `threekg evaluate` again")
+        return
+    version = top["schema_version"]
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise c.fail("schema_version", f"version {version!r} is unknown to threekg {__version__}, which reads "
+                                       f"version {readable}; use the threekg that wrote the file, or run "
+                                       "`threekg evaluate` again")
 
 
 def metrics_path(path: Path) -> Path:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 import scipy.io
-from tqdm import tqdm
 
 from threekg import __version__
 from threekg.errors import UsageError
 from threekg.leads import LEADS
+from threekg.progress import progress_bar
 from threekg.synth.generate import generate_records
 from threekg.synth.labels import CLASSES, FINDING_PREVALENCE, RHYTHM_PREVALENCE, RHYTHMS, class_codes
 
@@ -157,11 +157,17 @@ def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, 
     }, indent=2).encode())
 
 
-def _missing_chunks(out: Path, n: int) -> Iterator[list[int]]:
-    for start in range(0, n, CHUNK):
-        todo = [i for i in range(start, min(n, start + CHUNK)) if not record_path(out, i).with_suffix(".hea").exists()]
+def missing_records(out: Path, n: int, size: int,
+                    path_of: Callable[[Path, int], Path] | None = None) -> Iterator[tuple[int, list[int]]]:
+    """``(block, records)`` for each block of ``size`` records of 0..n-1 with records not yet written
+    (no ``.hea``: the header is written after the signal file, so a record with one is complete).
+    ``path_of(out, index)``: the record's base path (default :func:`record_path`)."""
+    path_of = path_of or record_path
+    for block in range((n + size - 1) // size):
+        todo = [i for i in range(block * size, min(n, (block + 1) * size))
+                if not path_of(out, i).with_suffix(".hea").exists()]
         if todo:
-            yield todo
+            yield block, todo
 
 
 def _check_arguments(n: int, seed: int, fs: float, seconds: float, recordings_per_patient: int) -> None:
@@ -207,10 +213,10 @@ def write_challenge_tree(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_options(out, n, _options(n, seed, fs, seconds, recordings_per_patient))
-    chunks = list(_missing_chunks(out, n))
+    chunks = [todo for _, todo in missing_records(out, n, CHUNK)]
     todo = sum(len(c) for c in chunks)
     workers = workers or os.cpu_count() or 1
-    with tqdm(total=n, initial=n - todo, unit="rec", desc=f"synth -> {out}", disable=not progress) as bar:
+    with progress_bar(n, f"synth -> {out}", "rec", initial=n - todo, disable=not progress) as bar:
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 bar.update(_write_chunk(out, chunk, seed, fs, seconds, recordings_per_patient))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata, resources
 from pathlib import Path
@@ -30,19 +29,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from threekg import errors
 from threekg.data.resample import fix_length
 from threekg.errors import UsageError
 from threekg.hashing import file_sha256
 from threekg.leads import INDEPENDENT_LEADS
+from threekg.progress import progress_bar
 from threekg.synth.challenge import (
     MAX_RECORDS,
     MAX_SAMPLES,
     MIN_FS,
     RECORDS_PER_FOLDER,
     _check_options,
+    missing_records,
     write_record,
 )
 from threekg.vcg import expand_8_to_12
@@ -206,14 +206,6 @@ def _write_block(out: Path, block: int, todo: list[int], seed: int, fs: float) -
     return len(todo)
 
 
-def _missing_blocks(out: Path, n: int) -> Iterator[tuple[int, list[int]]]:
-    for block in range((n + BATCH - 1) // BATCH):
-        todo = [i for i in range(block * BATCH, min(n, (block + 1) * BATCH))
-                if not record_path(out, i).with_suffix(".hea").exists()]
-        if todo:
-            yield block, todo
-
-
 def write_deepfake_tree(
     out: str | Path,
     n: int,
@@ -259,12 +251,11 @@ def write_deepfake_tree(
                       "derived_leads": ["III", "aVR", "aVL", "aVF"]},
         "labels": "none: unlabelled normal ECGs, '#Dx:' is empty (prepare with --label-set none)",
     })
-    blocks = list(_missing_blocks(out, n))
+    blocks = list(missing_records(out, n, BATCH, record_path))
     todo = sum(len(t) for _, t in blocks)
     workers = max(1, min(workers or 1, len(blocks) or 1))
     threads = max(1, torch.get_num_threads() // workers)
-    with tqdm(total=n, initial=n - todo, unit="rec", desc=f"synth deepfake -> {out}",
-              disable=not progress) as bar:
+    with progress_bar(n, f"synth deepfake -> {out}", "rec", initial=n - todo, disable=not progress) as bar:
         if workers == 1:
             _init_worker(torch.get_num_threads())
             try:
