@@ -25,7 +25,9 @@ import pytest
 from threekg.cli.main import COMMANDS, main
 
 ENTRY = Path(sys.executable).with_name("threekg")
-PROGRESS = re.compile(r"\d+%\|.*\|")  # a tqdm bar frame (prepare draws one on stderr)
+PROGRESS = re.compile(r"\d+%\|.*\||^\w[\w ]*: [\d,.]+(/[\d,.]+)? \w+( \(\d+%\))?(,| in )")
+"""A progress line: a tqdm bar frame, or threekg.progress's plain line off a terminal
+(``prepare: 5/5 rec in 0s, 2.81e+03 rec/s``, ``prepare: 32/40 rec (80%), ...``)."""
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Result:
     stderr: str
 
     def lines(self) -> list[str]:
-        """stderr's non-empty lines, progress-bar frames left out."""
+        """stderr's non-empty lines, progress lines left out."""
         return [ln for ln in re.split(r"[\r\n]", self.stderr) if ln.strip() and not PROGRESS.search(ln)]
 
 

@@ -83,10 +83,10 @@ def test_unknown_schema_version_is_refused_in_one_line(
     doc = make_metrics(fractions=(0.1,), seeds=(0,))
     doc["schema_version"] = version
     folder = write_metrics(tmp_path / "future", doc)
-    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 1
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
-    assert err.startswith(f"error: {folder / 'metrics.json'}: schema_version: version {version!r} is unknown")
+    assert err.startswith(f"threekg report: error: {folder / 'metrics.json'}: schema_version: version {version!r} is unknown")
     assert "reads version 1" in err and not (tmp_path / "r.html").exists()
 
 
