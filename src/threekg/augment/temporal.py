@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from threekg.augment.base import Augmentation, Params, check_batch, randint
+from threekg.errors import UsageError
 
 
 def mask_length(ratio: float, n_samples: int) -> int:
@@ -48,7 +49,7 @@ class TimeMask(Augmentation):
     def __init__(self, ratio: float = 0.5, same_for_all_leads: bool = False) -> None:
         super().__init__(ratio=ratio, same_for_all_leads=same_for_all_leads)
         if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"time_mask: ratio must be in [0, 1], got {ratio}")
+            raise UsageError(f"time_mask: ratio must be in [0, 1], got {ratio}")
         self.ratio, self.same_for_all_leads = float(ratio), same_for_all_leads
 
     def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:

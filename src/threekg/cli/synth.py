@@ -20,7 +20,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
+
+from threekg.cli.types import positive_int
 
 HELP = "generate synthetic 12-lead ECGs (CinC-2020-style WFDB tree)"
 
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator", choices=("dipole", "deepfake"), default="dipole",
                         help="dipole: the labelled heart-dipole model (default); deepfake: the DeepFake-ECG "
                              "GAN, unlabelled, 10 s only (optional extra threekg[deepfake])")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes (default: number of CPUs; deepfake: 1, using torch's threads)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -45,20 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from threekg.synth.challenge import write_challenge_tree
 
-    try:
-        out = write_challenge_tree(
-            args.out,
-            n=args.n,
-            seed=args.seed,
-            fs=args.fs,
-            seconds=args.seconds,
-            recordings_per_patient=args.recordings_per_patient,
-            workers=args.workers,
-            progress=not args.no_progress,
-            generator=args.generator,
-        )
-    except (ValueError, ImportError) as exc:  # bad options, a tree made otherwise, a missing extra
-        print(f"threekg synth: error: {exc}", file=sys.stderr)
-        return 2
+    out = write_challenge_tree(  # bad options, a tree made otherwise, a missing extra: UserErrors (cli.main)
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        fs=args.fs,
+        seconds=args.seconds,
+        recordings_per_patient=args.recordings_per_patient,
+        workers=args.workers,
+        progress=not args.no_progress,
+        generator=args.generator,
+    )
     print(f"{args.n} records in {out}")
     return 0

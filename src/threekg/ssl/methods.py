@@ -146,7 +146,7 @@ class AugmentationMethod(Method):
 
         if self.windows == "random" and self.min_offset_seconds is None:
             self.min_offset = max(0, min(view_samples, record_samples - view_samples))
-            if self.min_offset < view_samples:
+            if self.min_offset < view_samples <= record_samples:  # (longer views: window_span refuses them)
                 log.warning("method %r: recordings of %d samples leave room for two windows of %d samples only "
                             "%d samples apart: the two views overlap%s", self.name, record_samples, view_samples,
                             self.min_offset, " completely (the same window, as windows='same')"

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from threekg.data.normalize import recording_scale
+from threekg.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ class StepBatchSampler(Sampler[list[Item]]):
 
     Batch ``k`` (counted from 0 over the whole run) is the same for every run with the same
     ``seed``, ``n_records``, ``batch_size`` and ``world_size``; iteration starts at
-    ``start_batch`` (the resume point). Raises ValueError when the global batch does not fit in
-    one epoch.
+    ``start_batch`` (the resume point). Raises :class:`~threekg.errors.DataError` (a ValueError)
+    when the global batch does not fit in one epoch.
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class StepBatchSampler(Sampler[list[Item]]):
     ) -> None:
         global_batch = batch_size * world_size
         if n_records < global_batch:
-            raise ValueError(
+            raise DataError(
                 f"the dataset has {n_records} records, fewer than one global batch "
                 f"({batch_size} per process x {world_size} processes = {global_batch}); "
                 "lower data.batch_size or use more data"
@@ -144,8 +145,8 @@ class CropDataset(Dataset[dict[str, Any]]):
         self.n_records, self.n_samples, self.fs = len(ds), int(ds.n_samples), float(ds.fs)
         # two windows are read end to end: each must fit, not their total
         need = windows[1] if windows is not None else crop_samples
-        if need > self.n_samples:
-            raise ValueError(
+        if not 0 < need <= self.n_samples:
+            raise DataError(
                 f"{self.data_dir}: crops of {need} samples do not fit in its recordings of "
                 f"{self.n_samples} samples at {self.fs:g} Hz; lower data.crop_seconds"
             )
