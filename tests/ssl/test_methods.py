@@ -132,3 +132,22 @@ def test_default_windows_are_random_and_one_view_apart(caplog: pytest.LogCapture
     with caplog.at_level("WARNING"):
         assert short.loader_samples(250, 400) == 500
     assert short.min_offset == 150 and "only 150 samples apart" in caplog.text
+
+
+def test_3kg_strengths_and_the_papers_recipe_by_name() -> None:
+    """`3kg` (and its ablations) rotate by up to 15 deg and scale by up to 1.2; `3kg-paper` keeps
+    the paper's 45 deg / [1, 1.5] (method.md section 2) and time-aligned views."""
+    from threekg.augment import PIPELINES, THREEKG_STRENGTH
+
+    assert THREEKG_STRENGTH == {"angle": 15.0, "scale": 1.2}
+    default = build_method("3kg", 100.0)
+    spatial = default.pipeline.augmentations[0]  # type: ignore[attr-defined]
+    assert (spatial.angle, spatial.scale) == (15.0, 1.2) and default.windows == "random"  # type: ignore[attr-defined]
+    paper = build_method("3kg-paper", 100.0)
+    spatial = paper.pipeline.augmentations[0]  # type: ignore[attr-defined]
+    assert (spatial.angle, spatial.scale, spatial.scale_low) == (45.0, 1.5, 1.0)
+    assert paper.windows == "same"  # type: ignore[attr-defined]
+    assert build_method("3kg-paper", 100.0, windows="adjacent").windows == "adjacent"  # type: ignore[attr-defined]
+    for name in ("3kg-spatial", "3kg-rotation", "3kg-scaling", "3kg-residual", "3kg-kors"):
+        first = PIPELINES[name][0]
+        assert (first["angle"], first["scale"]) == (15.0, 1.2), name

@@ -5,7 +5,14 @@ Every augmentation is an ``nn.Module`` acting on (batch, 12, samples) on its own
 """
 
 from threekg.augment.base import Augmentation, Params, apply_with_params
-from threekg.augment.compose import AUGMENTATIONS, PIPELINES, Compose, build_augmentation, build_pipeline
+from threekg.augment.compose import (
+    AUGMENTATIONS,
+    PIPELINES,
+    THREEKG_STRENGTH,
+    Compose,
+    build_augmentation,
+    build_pipeline,
+)
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial, rotation_matrix, spatial_matrix, spatial_transform
 from threekg.augment.temporal import (
@@ -23,6 +30,7 @@ from threekg.augment.temporal import (
 __all__ = [
     "AUGMENTATIONS",
     "PIPELINES",
+    "THREEKG_STRENGTH",
     "WINDOW_MODES",
     "AmplitudeScale",
     "Augmentation",

@@ -13,6 +13,9 @@ Built-in methods (``METHODS``):
   view of the same patient. By default the two views are cut from two windows of the recording
   at least one view apart (``windows="random"``); the paper cuts both from one window
   (``windows="same"``), which lets the encoder match views by beat timing (docs/pretrain.md).
+  The family rotates by up to 15 deg and scales by up to 1.2 (``threekg.augment.THREEKG_STRENGTH``),
+  milder than the paper's 45 deg / 1.5, which did worse on real labels (docs/results.md).
+* ``3kg-paper``: the paper's recipe exactly: 45 deg / 1.5 and both views from one window.
 * ``simclr``: two views of ``PIPELINES["simclr"]`` (noise, amplitude scale, baseline wander,
   lead mask; the crop is the loader's random window).
 * ``cmsc`` (CLOCS): the loader reads a crop of twice the view length; the views are its two
@@ -240,9 +243,9 @@ def register_method(name: str) -> Callable[[F], F]:
     return decorator
 
 
-def _augmentation_factory(name: str) -> MethodFactory:
+def _augmentation_factory(name: str, **defaults: Any) -> MethodFactory:
     def factory(fs: float, **options: Any) -> Method:
-        return AugmentationMethod(name, fs, **options)
+        return AugmentationMethod(name, fs, **{**defaults, **options})
 
     factory.__doc__ = (f"Two views of PIPELINES[{name!r}]; options: pipeline, patient_positives, n_views, "
                        "windows, min_offset_seconds.")
@@ -251,6 +254,8 @@ def _augmentation_factory(name: str) -> MethodFactory:
 
 for _name in ("3kg", "3kg-spatial", "3kg-temporal", "3kg-rotation", "3kg-scaling", "3kg-residual", "3kg-kors", "simclr"):
     register_method(_name)(_augmentation_factory(_name))
+# the paper's recipe exactly: its strengths (PIPELINES["3kg-paper"]) and both views from one window
+register_method("3kg-paper")(_augmentation_factory("3kg-paper", windows="same"))
 register_method("cmsc")(lambda fs: CMSCMethod())
 register_method("pclr")(lambda fs: PCLRMethod())
 
