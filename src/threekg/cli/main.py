@@ -24,6 +24,7 @@ from threekg import __version__
 COMMANDS: tuple[str, ...] = (
     "download",
     "synth",
+    "realism",
     "prepare",
     "augment",
     "pretrain",
