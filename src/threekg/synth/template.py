@@ -6,7 +6,8 @@ as in :mod:`threekg.vcg`) and belongs to one *group* that the pathologies act on
 * ``P``: atrial depolarisation (and atrial repolarisation, the broad Z lobe before the QRS);
 * ``QRS``: ventricular depolarisation of a conducted beat;
 * ``T``: ST segment and T wave (ventricular repolarisation) of a conducted beat;
-* ``ECTOPIC``: the whole QRS-T of a premature ventricular beat;
+* ``ECTOPIC``: the whole QRS-T of a premature ventricular or paced beat, and the parts of a conducted
+  beat that the frontal-axis calibration must not rotate (initial forces, pacemaker spike);
 * ``ECTOPIC_P``: the P wave of a premature atrial beat (rotated: another focus).
 
 The normal parameter set is the published one quoted in ``method.md`` section 6, in phase units
@@ -69,8 +70,12 @@ NORMAL_AXIS, NORMAL_GROUP, NORMAL_T, NORMAL_A, NORMAL_SIGMA = _normal_columns()
 width (s)."""
 
 N_NORMAL = len(NORMAL_AXIS)
-N_LOBES = 3
-"""Extra vector lobes, each 3 columns (X, Y, Z): lobe 0 and 1 depolarisation, lobe 2 repolarisation."""
+N_LOBES = 6
+"""Extra vector lobes, each 3 columns (X, Y, Z): see the ``LOBE_*`` names."""
+LOBE_DEPOL_1, LOBE_DEPOL_2, LOBE_REPOL, LOBE_TERMINAL, LOBE_INITIAL, LOBE_SPIKE = range(N_LOBES)
+"""Lobes: two depolarisation lobes and one repolarisation lobe of a beat that does not use the normal
+QRS-T (LBBB, premature ventricular, paced); the terminal right-ventricular lobe of a right bundle
+branch block; the initial-force lobe (fascicular block, pathological Q); a pacemaker spike."""
 N_COLUMNS = N_NORMAL + 3 * N_LOBES
 
 COLUMN_AXIS: np.ndarray = np.concatenate([NORMAL_AXIS, np.tile(np.arange(3), N_LOBES)])
@@ -90,3 +95,41 @@ def normal_columns(group: int) -> np.ndarray:
 
 QRS_ONSET_S = float(np.min(NORMAL_T[NORMAL_GROUP == QRS] - 2.5 * NORMAL_SIGMA[NORMAL_GROUP == QRS]))
 """QRS onset of the template relative to R (s): the earliest depolarisation centre minus 2.5 sigma."""
+
+
+T_END_REF_S = 0.321
+"""End of the template T wave after the R peak at 60 bpm (tangent method), used to stretch the T group."""
+J_POINT_S = 0.04
+"""End of the template QRS after the R peak (s): the ST-T stretches from here."""
+
+
+def qrs_time(tau: np.ndarray | float, qrs_width: float) -> np.ndarray:
+    """Time (s from the beat's R) of template QRS time ``tau`` in a QRS ``qrs_width`` times as long,
+    scaled from the QRS onset."""
+    return QRS_ONSET_S + (np.asarray(tau, dtype=float) - QRS_ONSET_S) * qrs_width
+
+
+def normal_timing(rr: np.ndarray, p_width: float, pr_extra: float, qrs_width: float, qtc: float,
+                  t_delay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and widths (s) of the normal columns for beats with preceding RR ``rr`` (B,) s.
+
+    P: widened by ``p_width`` about its centre, slightly rate dependent (RR^0.1), moved ``pr_extra``
+    earlier. QRS: scaled by ``qrs_width`` from its onset (a wider QRS ends later; PR is kept). ST-T:
+    stretched from the J point (which a wider QRS delays, plus ``t_delay``) so that QT = ``qtc`` x
+    sqrt(RR) (Bazett). Returns (B, N_NORMAL) centres and widths.
+    """
+    rr = np.asarray(rr, dtype=float)[:, None]
+    centre = np.broadcast_to(NORMAL_T, (rr.shape[0], N_NORMAL)).copy()
+    sigma = np.broadcast_to(NORMAL_SIGMA, (rr.shape[0], N_NORMAL)).copy()
+    pc, qc, tc = (NORMAL_GROUP == g for g in (P, QRS, T))
+    mid = float(np.mean(NORMAL_T[pc]))
+    rate = rr**0.1
+    centre[:, pc] = (mid + (NORMAL_T[pc] - mid) * p_width) * rate - pr_extra
+    sigma[:, pc] = NORMAL_SIGMA[pc] * p_width * rate
+    centre[:, qc] = qrs_time(NORMAL_T[qc], qrs_width)
+    sigma[:, qc] = NORMAL_SIGMA[qc] * qrs_width
+    t_delay = t_delay + (J_POINT_S - QRS_ONSET_S) * (qrs_width - 1.0)
+    stretch = (qtc * np.sqrt(rr) + QRS_ONSET_S - J_POINT_S - t_delay) / (T_END_REF_S - J_POINT_S)
+    centre[:, tc] = J_POINT_S + t_delay + (NORMAL_T[tc] - J_POINT_S) * stretch
+    sigma[:, tc] = NORMAL_SIGMA[tc] * stretch
+    return centre, sigma
