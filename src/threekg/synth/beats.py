@@ -6,12 +6,16 @@ Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
 
 * PR: the P group moves earlier by the patient's ``pr_shift``; IAVB 70-140 ms more (PR > 200 ms);
   LPR 65-95 ms earlier than the template whatever the patient (PR 205-240 ms).
-* QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); LQT: QTc 480-530 ms.
+* QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); normal QTc 360-410 ms,
+  LQT 480-530 ms.
+* Every beat: respiratory (+-5 %) and random (2 %) size, P and T sizes varying 2 % more, P and T timing
+  2 ms (s.d.).
 * AF, AFL: no P group (the fibrillatory or flutter waves are added by :mod:`threekg.synth.render`).
 * Brady (junctional escape rhythm): the P group follows the QRS by 65-125 ms and is retrograde
   (group ``ECTOPIC_P``, its vertical component reversed by the record's ectopic-P matrix).
 * RBBB: QRS 10 % longer plus a terminal right-anterior lobe (R' in V1, wide S in I and V6).
-  IRBBB: the same lobe smaller and earlier, QRS 0-4 % longer (QRS 100-119 ms).
+  IRBBB: the same lobe smaller and earlier, QRS 5-12 % longer than the template whatever the patient
+  (QRS 100-119 ms).
 * LBBB: the septal (initial rightward, q-producing) and normal depolarisation Gaussians are replaced
   by two broad leftward-posterior lobes; repolarisation discordant to them.
 * NSIVCB: the whole normal QRS 35-60 % longer, its activation order kept, with a septal (left-to-right)
@@ -36,7 +40,8 @@ from threekg.synth import template as tp
 from threekg.synth.patient import PatientParams
 from threekg.synth.rhythm import PAC, PVC, BeatSchedule
 
-QTC_NORMAL_S = (0.385, 0.435)
+QTC_NORMAL_S = (0.355, 0.405)
+"""Normal QTc drawn (Bazett); measured by the realism measure about 12 ms longer (PTB-XL NORM median 392)."""
 QTC_LONG_S = (0.480, 0.530)
 IAVB_EXTRA_PR_S = (0.070, 0.140)
 LPR_PR_EXTRA_S = (0.065, 0.095)
@@ -87,6 +92,9 @@ def beat_parameters(
     normal = np.flatnonzero(sched.kind != PVC)
     resp = 1.0 + 0.05 * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
     jitter = rng.normal(1.0, 0.02, nb)
+    # beat-to-beat morphology variation on top of the shared jitter: each wave's own size and timing
+    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, 0.02, nb)}
+    timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
     paced = "PR" in labels
 
     # Timing of the normal columns: PR, QRS width, QT.
@@ -95,20 +103,22 @@ def beat_parameters(
     else:
         pr_extra = (-patient.pr_shift + rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else
                     rng.uniform(*LPR_PR_EXTRA_S) if "LPR" in labels else -patient.pr_shift)
-    width = patient.qrs_width * (1.1 if "RBBB" in labels else rng.uniform(1.0, 1.04) if "IRBBB" in labels
-                                 else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels else 1.0)
+    width = (rng.uniform(1.05, 1.12) if "IRBBB" in labels else
+             patient.qrs_width * (1.1 if "RBBB" in labels else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels
+                                  else 1.0))
     lo, hi = QTC_LONG_S if "LQT" in labels else QTC_NORMAL_S
     qtc = lo + patient.qtc_quantile * (hi - lo) + (0.006 if patient.sex == "Female" else 0.0)
     # The ST-T stretches from the J point; a wide QRS delays it (its QT still meets the label's range).
     delay = RBBB_T_DELAY_S if "RBBB" in labels else 0.01 if "IRBBB" in labels else 0.0
-    centre, sigma = tp.normal_timing(rr, patient.p_width, pr_extra, width, qtc, delay)
+    centre, sigma, stretch = tp.normal_timing(rr, patient.p_width, pr_extra, width, qtc, delay)
+    for group, shift in timing_jitter.items():
+        centre[:, tp.NORMAL_GROUP == group] += shift[:, None]
     t[:, : tp.N_NORMAL], s[:, : tp.N_NORMAL] = centre, sigma
-    stretch = (sigma[:, tp.NORMAL_GROUP == tp.T][:, 0] / tp.NORMAL_SIGMA[tp.NORMAL_GROUP == tp.T][0])
 
     # Atrial depolarisation.
     pc = tp.normal_columns(tp.P)
     if not ({"AF", "AFL"} & set(labels)):
-        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * patient.p_amp * jitter[normal, None]
+        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * patient.p_amp * (jitter * wave_jitter[tp.P])[normal, None]
         ectopic_p = normal if "Brady" in labels else np.flatnonzero(sched.kind == PAC)
         g[np.ix_(ectopic_p, pc)] = tp.ECTOPIC_P
 
@@ -130,7 +140,7 @@ def beat_parameters(
                   tp.J_POINT_S + 0.29 * stretch[normal], 0.06 * stretch[normal], tp.T)
     else:
         a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
-        a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * amp_t[normal, None]
+        a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * (amp_t * wave_jitter[tp.T])[normal, None]
         if "RBBB" in labels or "IRBBB" in labels:
             full = "RBBB" in labels
             size = rng.uniform(0.5, 0.75) if full else rng.uniform(0.3, 0.45)
@@ -152,9 +162,9 @@ def beat_parameters(
         d1 = np.asarray(patient.ectopic_dir)
         d2 = _unit(d1 + 0.6 * _unit(np.cross(d1, [0.0, 0.0, 1.0]) + 1e-6))
         amp_e = patient.size * jitter[pvc]
-        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_1, d1, 1.3 * amp_e, -0.03, 0.024, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_2, d2, 0.85 * amp_e, 0.035, 0.026, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, tp.LOBE_REPOL, -_unit(1.3 * d1 + 0.85 * d2), 0.45 * amp_e,
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_1, d1, 1.8 * amp_e, -0.03, 0.024, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_2, d2, 1.2 * amp_e, 0.035, 0.026, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_REPOL, -_unit(1.8 * d1 + 1.2 * d2), 0.6 * amp_e,
                   tp.J_POINT_S + 0.3 * stretch[pvc], 0.08 * stretch[pvc], tp.ECTOPIC)
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}
 

@@ -24,6 +24,8 @@ AXIS_RANGES_DEG: dict[str, tuple[float, float]] = {"normal": (-15.0, 80.0), "LAD
                                                    "RAD": (105.0, 160.0), "LAnFB": (-80.0, -52.0)}
 """Frontal QRS axis ranges (criteria: LAD < -30, RAD > +90, LAnFB -45 to -90; normal -30 to +90, kept
 with margins)."""
+NORMAL_AXIS_DEG = (42.0, 30.0)
+"""Mean and s.d. of the frontal QRS axis drawn for records with a normal QRS (clipped to -15..80)."""
 LOW_VOLTAGE_MV = (0.25, 0.42)
 """LQRSV: largest limb-lead QRS peak-to-peak (criterion < 0.5 mV)."""
 
@@ -80,6 +82,13 @@ def make_spec(
     axis_key = "LAnFB" if "LAnFB" in labels else "LAD" if "LAD" in labels else "RAD" if "RAD" in labels \
         else "normal"
     axis_u = float(rng.random())
+    # A normal QRS gets its frontal axis from the real distribution (PTB-XL NORM: median 42, IQR 16-62);
+    # a bundle-branch, non-specific or paced QRS keeps its own (clamped into the normal range).
+    drawn_axis = axis_key == "normal" and not ({"RBBB", "IRBBB", "LBBB", "NSIVCB", "PR"} & set(labels))
+    if drawn_axis:
+        lo, hi = AXIS_RANGES_DEG["normal"]
+        target = float(np.clip(NORMAL_AXIS_DEG[0] + NORMAL_AXIS_DEG[1] * rng.standard_normal(), lo, hi))
+        axis_u = (target - lo) / (hi - lo)
     low_v = float(rng.uniform(*LOW_VOLTAGE_MV))
     atrial = _atrial_waves(labels, sched, rng)
     resp = (patient.resp_hz, float(rng.uniform(0, 2 * np.pi)), *np.deg2rad(patient.resp_axis_deg))
@@ -97,7 +106,7 @@ def make_spec(
         pac_rotation=ectopic_p,
         axis_range_deg=AXIS_RANGES_DEG[axis_key],
         axis_u=axis_u,
-        normal_axis=axis_key == "normal",
+        normal_axis=axis_key == "normal" and not drawn_axis,
         low_voltage_mv=low_v if "LQRSV" in labels else None,
         normal_qrs=not ({"RBBB", "LBBB", "NSIVCB", "PR"} & set(labels)),
         atrial=atrial,

@@ -65,9 +65,19 @@ def _normal_columns() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, n
     return np.array(axis), np.array(group), np.array(t), np.array(a), np.array(s)
 
 
-NORMAL_AXIS, NORMAL_GROUP, NORMAL_T, NORMAL_A, NORMAL_SIGMA = _normal_columns()
-"""The 30 normal columns: axis (0 X, 1 Y, 2 Z), group, centre (s from R at 60 bpm), amplitude (mV),
-width (s)."""
+NORMAL_AXIS, NORMAL_GROUP, PUBLISHED_T, PUBLISHED_A, PUBLISHED_SIGMA = _normal_columns()
+"""The 30 normal columns: axis (0 X, 1 Y, 2 Z), group, and the published centre (s from R at 60 bpm),
+amplitude (mV) and width (s)."""
+CALIBRATED_A = np.array([
+    0.0400, 0.0777, -0.0870, 0.8616, 1.1157, 0.7392, 0.0491, 0.0412, 0.1096, 0.3043, 0.0250,  # X
+    0.0983, -0.0134, -0.0636, 0.2834, 0.5264, -0.2812, 0.0489, 0.1133, 0.0173,  # Y
+    -0.0548, -0.0264, -0.0352, -0.0402, -0.3125, 0.7511, 0.0051, -0.0990, -0.2208, -0.0376,  # Z
+])
+"""The published amplitudes (mV) calibrated against the PTB-XL-500 NORM records (:mod:`threekg.synth.calibrate`)."""
+NORMAL_A: np.ndarray = CALIBRATED_A
+NORMAL_T: np.ndarray = PUBLISHED_T
+NORMAL_SIGMA: np.ndarray = PUBLISHED_SIGMA
+"""What the generator uses: amplitude (mV), centre (s from R at 60 bpm) and width (s) of every column."""
 
 N_NORMAL = len(NORMAL_AXIS)
 N_LOBES = 6
@@ -93,10 +103,14 @@ def normal_columns(group: int) -> np.ndarray:
     return np.flatnonzero(NORMAL_GROUP == group)
 
 
-QRS_ONSET_S = float(np.min(NORMAL_T[NORMAL_GROUP == QRS] - 2.5 * NORMAL_SIGMA[NORMAL_GROUP == QRS]))
+QRS_ONSET_S = float(np.min(PUBLISHED_T[NORMAL_GROUP == QRS] - 2.5 * PUBLISHED_SIGMA[NORMAL_GROUP == QRS]))
 """QRS onset of the template relative to R (s): the earliest depolarisation centre minus 2.5 sigma."""
 
 
+P_SIGMA_FACTOR = 1.15
+T_SIGMA_FACTOR = 1.10
+"""Wider P and T Gaussians than published (same centres): real P waves are broad and rounded (about
+110 ms), real T waves a little longer (PTB-XL NORM, measured with NeuroKit2's DWT delineation)."""
 T_END_REF_S = 0.321
 """End of the template T wave after the R peak at 60 bpm (tangent method), used to stretch the T group."""
 J_POINT_S = 0.04
@@ -110,26 +124,29 @@ def qrs_time(tau: np.ndarray | float, qrs_width: float) -> np.ndarray:
 
 
 def normal_timing(rr: np.ndarray, p_width: float, pr_extra: float, qrs_width: float, qtc: float,
-                  t_delay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                  t_delay: float = 0.0, base: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centres and widths (s) of the normal columns for beats with preceding RR ``rr`` (B,) s.
 
     P: widened by ``p_width`` about its centre, slightly rate dependent (RR^0.1), moved ``pr_extra``
     earlier. QRS: scaled by ``qrs_width`` from its onset (a wider QRS ends later; PR is kept). ST-T:
     stretched from the J point (which a wider QRS delays, plus ``t_delay``) so that QT = ``qtc`` x
-    sqrt(RR) (Bazett). Returns (B, N_NORMAL) centres and widths.
+    sqrt(RR) (Bazett). ``base``: the template's (centres, widths), default (NORMAL_T, NORMAL_SIGMA).
+    Returns (B, N_NORMAL) centres and widths, and the ST-T stretch (B,).
     """
+    t0, s0 = (NORMAL_T, NORMAL_SIGMA) if base is None else base
     rr = np.asarray(rr, dtype=float)[:, None]
-    centre = np.broadcast_to(NORMAL_T, (rr.shape[0], N_NORMAL)).copy()
-    sigma = np.broadcast_to(NORMAL_SIGMA, (rr.shape[0], N_NORMAL)).copy()
+    centre = np.broadcast_to(t0, (rr.shape[0], N_NORMAL)).copy()
+    sigma = np.broadcast_to(s0, (rr.shape[0], N_NORMAL)).copy()
     pc, qc, tc = (NORMAL_GROUP == g for g in (P, QRS, T))
-    mid = float(np.mean(NORMAL_T[pc]))
+    mid = float(np.mean(t0[pc]))
     rate = rr**0.1
-    centre[:, pc] = (mid + (NORMAL_T[pc] - mid) * p_width) * rate - pr_extra
-    sigma[:, pc] = NORMAL_SIGMA[pc] * p_width * rate
-    centre[:, qc] = qrs_time(NORMAL_T[qc], qrs_width)
-    sigma[:, qc] = NORMAL_SIGMA[qc] * qrs_width
+    centre[:, pc] = (mid + (t0[pc] - mid) * p_width) * rate - pr_extra
+    sigma[:, pc] = s0[pc] * P_SIGMA_FACTOR * p_width * rate
+    centre[:, qc] = qrs_time(t0[qc], qrs_width)
+    sigma[:, qc] = s0[qc] * qrs_width
     t_delay = t_delay + (J_POINT_S - QRS_ONSET_S) * (qrs_width - 1.0)
     stretch = (qtc * np.sqrt(rr) + QRS_ONSET_S - J_POINT_S - t_delay) / (T_END_REF_S - J_POINT_S)
-    centre[:, tc] = J_POINT_S + t_delay + (NORMAL_T[tc] - J_POINT_S) * stretch
-    sigma[:, tc] = NORMAL_SIGMA[tc] * stretch
-    return centre, sigma
+    centre[:, tc] = J_POINT_S + t_delay + (t0[tc] - J_POINT_S) * stretch
+    sigma[:, tc] = s0[tc] * T_SIGMA_FACTOR * stretch
+    return centre, sigma, stretch[:, 0]
