@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from threekg.augment import build_pipeline
 from threekg.augment.fused import fused_available, spatial_time_mask
+from threekg.augment.fused import run_kernel as fused_run_kernel
 from threekg.augment.spatial import ThreeKGSpatial
 from threekg.augment.temporal import TimeMask, mask_length, time_mask_positions
 
@@ -108,3 +110,29 @@ def test_a_failing_kernel_falls_back_to_the_torch_path(monkeypatch: pytest.Monke
     assert "switched off" in caplog.text and "simulated compiler failure" in caplog.text
     assert not fused.fused_available(x)
     torch.testing.assert_close(y, _unfused(pipe, x, params, monkeypatch))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("options", [{}, {"residual": True}, {"matrix": "kors", "random_axis_order": True}])
+def test_public_spatial_transform_takes_the_kernel_on_the_cpu_and_agrees_with_the_matmul(
+    dtype: torch.dtype, options: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from threekg.augment import fused, spatial_transform
+
+    x = torch.randn(5, 12, 257, generator=torch.Generator().manual_seed(9), dtype=dtype)
+    module = ThreeKGSpatial(**options)
+    p = module.sample_params(x, torch.Generator().manual_seed(10))
+    args = (p["angles"], p["scales"], module.residual, module.matrix, p.get("axis_order"))
+    calls: list[int] = []
+    monkeypatch.setattr(fused, "run_kernel", lambda *a: calls.append(1) or fused_run_kernel(*a))
+    y = spatial_transform(x, *args)
+    assert calls == [1], "a CPU tensor must take the compiled pass"
+    with monkeypatch.context() as m:
+        m.setenv("THREEKG_FUSED", "0")
+        ref = spatial_transform(x, *args)  # one batched 12 x 12 matmul
+    assert calls == [1] and y.dtype == dtype
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(y, ref, atol=tol, rtol=tol)
+    y_np = spatial_transform(x.numpy(), *(a.numpy() if isinstance(a, torch.Tensor) else a for a in args))
+    assert isinstance(y_np, np.ndarray) and calls == [1, 1]  # NumPy input: the same pass, NumPy out
+    np.testing.assert_array_equal(y_np, y.numpy())

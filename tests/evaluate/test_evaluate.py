@@ -35,7 +35,9 @@ def test_planted_signal_scores_near_one_noise_near_half_and_encoder_untouched(pl
     assert (runs["probe_unconverged"] == 0).all() and (runs["probe_iterations"] > 0).all()
     per_class = pd.read_csv(tmp_path / "per_class.csv")
     assert len(per_class) == 8 * 4
-    assert json.loads((tmp_path / "metrics.json").read_text())["data"]["split"] == "patient"
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["data"]["split"] == "patient"
+    assert next(iter(written)) == "schema_version" and written["schema_version"] == 1  # docs/report.md
 
 
 def test_cache_hit_skips_encoder_and_subsets_are_shared(planted, tmp_path) -> None:
@@ -70,3 +72,31 @@ def test_cli_with_checkpoint_random_and_supervised(planted, tmp_path) -> None:
     assert m["runs"][2]["mode"] == "supervised"
     assert all(0 <= r["macro_auroc"] <= 1 for r in m["runs"])
     assert np.isfinite([s["ci_low"] for s in m["summary"]]).all()
+
+
+def test_labelled_only_datasets_leave_unlabelled_records_out(tmp_path) -> None:
+    """A manifest with ``evaluate_labelled_only`` (the PTB-XL benchmark tasks) drops the records with no
+    label from train, validation and test; the split file still lists every record."""
+    from evaluate_fixtures import make_planted
+
+    ds = make_planted(tmp_path / "ds", n=200, seed=3)
+    unlabelled = ~np.asarray(ds.labels).any(axis=1)
+    assert 20 < unlabelled.sum() < 100
+    manifest = json.loads((ds.path / "manifest.json").read_text())
+    (ds.path / "manifest.json").write_text(json.dumps({**manifest, "evaluate_labelled_only": True}))
+    opts = EvalOptions(**{**OPTS, "fractions": (1.0,), "seeds": (0,), "n_boot": 0})
+    m = evaluate(ds.path, [EncoderSpec("band", "module", module=BandPower())], tmp_path / "a", opts)
+    d = m["data"]
+    assert d["n_unlabelled_excluded"] == unlabelled.sum()
+    assert d["n_train"] + d["n_val"] + d["n_test"] == (~unlabelled).sum()
+    assert len(pd.read_csv(tmp_path / "a" / "split.csv")) == 200
+    used = set(pd.read_csv(tmp_path / "a" / "subsets" / "frac1_seed0.csv")["record"])
+    names = ds.records["record"].to_numpy()
+    assert used and not used & set(names[unlabelled])
+    cv = EvalOptions(**{**OPTS, "fractions": (1.0,), "seeds": (0,), "n_boot": 0, "split": "cv", "cv_folds": 5})
+    m = evaluate(ds.path, [EncoderSpec("band", "module", module=BandPower())], tmp_path / "cv", cv)
+    assert m["data"]["n_test"] == (~unlabelled).sum()  # every evaluated record tested once, no other
+    (ds.path / "manifest.json").write_text(json.dumps(manifest))  # without the flag: every record
+    m = evaluate(ds.path, [EncoderSpec("band", "module", module=BandPower())], tmp_path / "b", opts)
+    assert m["data"]["n_unlabelled_excluded"] == 0
+    assert m["data"]["n_train"] + m["data"]["n_val"] + m["data"]["n_test"] == 200

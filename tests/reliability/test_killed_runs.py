@@ -22,6 +22,7 @@ import torch
 from threekg.data import open_dataset
 from threekg.data.dataset import DatasetError
 from threekg.models import load_encoder
+from threekg.train import find_checkpoint
 
 from . import killing, tiny
 
@@ -327,3 +328,50 @@ def test_experiment_killed_once_equals_uninterrupted(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_experiment_killed_three_times_equals_uninterrupted(tmp_path: Path) -> None:
     _experiment_kill_test(tmp_path, n_kills=3, seed=33)
+
+
+# -- a kill in the middle of a checkpoint write -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reference9(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted 9-step run (checkpoints at 3, 6, 9)."""
+    ref = tmp_path_factory.mktemp("ref9") / "run"
+    killing.run("threekg.train:pretrain", log=ref.parent / "ref.log", **_pretrain_kwargs(data, ref, 9))
+    return ref
+
+
+@pytest.mark.parametrize(("stage", "name"), [
+    ("writing", "last.ckpt"), ("after-move", "step-6.ckpt"),
+    pytest.param("before-move", "step-6.ckpt", marks=pytest.mark.slow),
+    pytest.param("writing", "step-6.ckpt", marks=pytest.mark.slow),
+    pytest.param("before-move", "last.ckpt", marks=pytest.mark.slow),
+    pytest.param("after-move", "last.ckpt", marks=pytest.mark.slow),
+])
+def test_kill_during_a_checkpoint_write_resumes_to_the_uninterrupted_run(
+    data: Path, reference9: Path, tmp_path: Path, stage: str, name: str
+) -> None:
+    """SIGKILL while step 6's checkpoint is half written, written but not moved, or moved but not the
+    rest: the checkpoint under its final name is complete or the previous one, a re-run removes the
+    partial file and ends equal to an uninterrupted run."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ref, run, marker = reference9, tmp_path / "run", tmp_path / "stalled"
+    outcome = killing.run_and_kill(
+        "reliability.stall:pretrain_stalling_at", stage, name, str(marker), log=logs / "killed.log", delay=0.0,
+        started=marker.exists, **_pretrain_kwargs(data, run, 9))
+    assert outcome.killed, f"the process was not running at the stall ({outcome})"
+    ckpts = run / "checkpoints"
+    partial = sorted(p.name for p in ckpts.glob(".*.tmp-*"))
+    assert partial == ([] if stage == "after-move" else [f".{name}.tmp-{_pid_of(ckpts, name)}"]), partial
+    for path in ckpts.glob("*.ckpt"):  # whatever carries a final name loads
+        torch.load(path, map_location="cpu", weights_only=True)
+    found = find_checkpoint(run)  # last.ckpt of step 3 (or 6 once step-6 is whole and last.ckpt was written)
+    assert found is not None and int(torch.load(found, weights_only=True)["global_step"]) in (3, 6)
+    finished = killing.run("threekg.train:pretrain", log=logs / "resumed.log", **_pretrain_kwargs(data, run, 9))
+    assert finished.exitcode == 0, (logs / "resumed.log").read_text()[-2000:]
+    assert not list(ckpts.glob(".*.tmp-*")), "the re-run must remove the partial file"
+    _assert_same_run(run, ref)
+
+
+def _pid_of(ckpts: Path, name: str) -> str:
+    return next(ckpts.glob(f".{name}.tmp-*")).name.rsplit("-", 1)[1]

@@ -1,4 +1,4 @@
-"""Numerical faults: NaN or inf in a batch, a diverging loss, NaN stored in a prepared dataset.
+"""Numerical faults: NaN or inf in a batch, a diverging loss (non-finite or finite), NaN stored in a dataset.
 
 Wanted every time: a clear stop naming the step, the last good checkpoint kept and loadable
 (``weights_only=True``, finite weights), no ``DONE`` and no ``encoder.safetensors`` claiming a
@@ -7,6 +7,8 @@ finished run.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,13 @@ import pandas as pd
 import pytest
 import torch
 
-from threekg.train import NonFiniteInputError, NonFiniteLossError, find_checkpoint, pretrain
+from threekg.train import (
+    DivergedLossError,
+    NonFiniteInputError,
+    NonFiniteLossError,
+    find_checkpoint,
+    pretrain,
+)
 from threekg.train.module import nonfinite_rows
 
 from . import tiny
@@ -78,6 +86,45 @@ def test_diverging_learning_rate_stops_with_the_last_finite_checkpoint(data: Pat
     with pytest.raises(NonFiniteLossError) as err:
         pretrain(data, "3kg", run, overrides=_overrides("optim.lr=1e30", "trainer.checkpoint_every_n_steps=1"))
     _assert_clean_stop(err, run, step=2, good_step=1)
+
+
+def test_finite_divergence_stops_keeps_the_last_good_checkpoint_and_resumes_at_a_lower_lr(
+    data: Path, tmp_path: Path
+) -> None:
+    """30 steps at lr 1e-2 (the loss falls from 3.6 to about 0.8), then the run is continued at lr 1e4.
+
+    Adam's first step at 1e4 throws every weight about 1e4 away; batch norm keeps the outputs
+    finite, so the loss does not become NaN: it jumps back to chance level (about log(31) = 3.4 for
+    16 recordings) and stays there. The guard stops the run after ``patience`` such steps; the
+    checkpoints saved after the climb began are set aside, and ``--resume`` at lr 1e-3 continues
+    from step 30 and finishes.
+    """
+    run = tmp_path / "run"
+    guard = "trainer.divergence={factor: 2.0, margin: 0.5, patience: 5, window: 20}"
+    base = [*tiny.PRETRAIN, "trainer.checkpoint_every_n_steps=5", guard]
+    pretrain(data, "3kg", run, overrides=[*base, "optim.lr=1e-2", "trainer.max_steps=30"])
+    with pytest.raises(DivergedLossError) as err:
+        pretrain(data, "3kg", run, overrides=[*base, "optim.lr=1e4", "trainer.max_steps=60"], resume=True)
+    onset, step = err.value.onset, err.value.step
+    assert onset == 32 and step == onset + 4  # step 31 is the first update at 1e4; its loss shows at 32
+    message = str(err.value)
+    assert "\n" not in message
+    assert re.search(rf"the loss diverged: [\d.]+ at step {step}, above 2x its running median (0\.\d+|1\.[0-4]\d*) "
+                     rf"for 5 steps since step {onset}", message), message
+    good = find_checkpoint(run)
+    assert good == run / "checkpoints" / "step-30.ckpt" and f"last good checkpoint: {good}" in message
+    assert "--resume --lr 1000" in message
+    aside = sorted(p.name for p in (run / "checkpoints" / "diverged").iterdir())
+    assert aside == ["last.ckpt", "step-35.ckpt"] and not (run / "DONE").exists()
+    assert int(torch.load(run / "checkpoints" / "diverged" / "last.ckpt", weights_only=True)["global_step"]) == 35
+
+    pretrain(data, "3kg", run, overrides=[*base, "optim.lr=1e-3", "trainer.max_steps=60"], resume=True)
+    assert json.loads((run / "DONE").read_text())["global_step"] == 60
+    metrics = pd.read_csv(run / "logs" / "csv" / "metrics.csv")
+    lr = metrics.dropna(subset=["lr-Adam"]).set_index("step")["lr-Adam"]
+    assert (lr.loc[:29] == 1e-2).all() and (lr.loc[30:] == 1e-3).all(), "--resume must use the new learning rate"
+    loss = metrics.dropna(subset=["train/loss"]).set_index("step")["train/loss"]
+    assert loss.loc[30:].max() < 2.0, "the diverged steps must not be in the merged log, nor diverge again"
 
 
 def test_stopped_run_is_not_taken_as_complete_by_a_rerun(data: Path, tmp_path: Path) -> None:

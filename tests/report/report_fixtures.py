@@ -81,6 +81,7 @@ def make_metrics(
                     paired.append({"encoder_a": a, "encoder_b": b, "fraction": f, "diff_mean": d,
                                    "ci_low": d - 0.012, "ci_high": d + 0.011})
     doc: dict[str, Any] = {
+        "schema_version": 1,
         "threekg_version": "0.1.0",
         "data": {"path": data_path, "n_records": 10000, "fs": 100, "label_set": "cinc2020", "split": "patient"},
         "label_names": classes,

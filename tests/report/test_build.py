@@ -206,3 +206,15 @@ def test_cli_writes_report(tmp_path: Path) -> None:
     d = write_metrics(tmp_path / "e", make_metrics(fractions=(0.01, 1.0), seeds=(0,)))
     assert main(["report", str(d), "--out", str(tmp_path / "x" / "r.html")]) == 0
     assert (tmp_path / "x" / "r.html").is_file() and (tmp_path / "x" / "r_files" / SUMMARY_FILE).is_file()
+
+
+def test_challenge_metric_names_its_threshold(tmp_path: Path) -> None:
+    doc = make_metrics(encoders=("3kg", "random"), fractions=(0.1,))
+    doc["options"] = {"threshold": 0.5}
+    other = make_metrics(encoders=("simclr",), fractions=(0.1,), data_path="/data/other")  # no options
+    out = build_report([write_metrics(tmp_path / "a", doc), write_metrics(tmp_path / "b", other)],
+                       tmp_path / "r.html")
+    text = out.read_text(encoding="utf-8")
+    expected = np.mean([r["challenge_metric"] for r in doc["runs"] if r["encoder"] == "3kg"])
+    assert f"challenge {expected:.3f} (p ≥ 0.5)" in text
+    assert "(threshold not recorded)" in text and "one global threshold for every class" in text

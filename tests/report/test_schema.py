@@ -10,6 +10,7 @@ from report_fixtures import make_metrics, write_metrics
 
 from threekg.cli.main import main
 from threekg.report import MetricsFormatError, load_metrics
+from threekg.report.schema import validate_metrics
 
 
 def test_valid_file_loads_with_extra_and_without_optional_fields(tmp_path: Path) -> None:
@@ -73,3 +74,34 @@ def test_cli_reports_malformed_file_on_stderr(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert "metrics.json" in err and "runs[0].per_class_auroc" in err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", True, None])
+def test_unknown_schema_version_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: Any
+) -> None:
+    doc = make_metrics(fractions=(0.1,), seeds=(0,))
+    doc["schema_version"] = version
+    folder = write_metrics(tmp_path / "future", doc)
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"error: {folder / 'metrics.json'}: schema_version: version {version!r} is unknown")
+    assert "reads version 1" in err and not (tmp_path / "r.html").exists()
+
+
+def test_files_written_before_schema_versions() -> None:
+    """Without the field: read as version 1 when it has `runs`, refused when it has the older `results`."""
+    doc = make_metrics(fractions=(0.1,), seeds=(0,))
+    del doc["schema_version"]
+    assert validate_metrics(json.loads(json.dumps(doc)), Path("old/metrics.json"))["runs"] == doc["runs"]
+    doc["results"] = doc.pop("runs")
+    with pytest.raises(MetricsFormatError, match=r"schema_version: missing, and the file has `results`"):
+        validate_metrics(doc, Path("older/metrics.json"))
+
+
+def test_the_writer_writes_a_version_the_report_reads() -> None:
+    from threekg.evaluate.outputs import METRICS_SCHEMA_VERSION
+    from threekg.report.schema import READABLE_VERSIONS
+
+    assert METRICS_SCHEMA_VERSION in READABLE_VERSIONS

@@ -16,11 +16,26 @@ with one process on the concatenated batch:
   sizes only): it matches too, so either is correct; ours also handles unequal local batches.
 
 Logged loss = mean over ranks of the returned local loss (Lightning's ``sync_dist=True`` mean).
+
+The hang seen once in about 20 full-suite runs (a spawned worker that never exited) is NOT
+explained yet (issue 15, item 6). What was checked, 2026-11-25:
+
+* 35 runs of the fixture in a loop on the loaded shared core: no hang. Every worker spends 7-12 s
+  after writing its results in interpreter finalization (py-spy --native: ``gc_collect_main``,
+  active, not blocked), so a slow exit is expected and the deadline below allows for it.
+* TCP self-connect of rank 1 to the port picked for rank 0's store: rank 1 tries about 7
+  connections in 6 s, so about 1 chance in 4,000 per run with 28,000 ephemeral ports: too rare.
+* Port reuse between concurrent test sessions on this machine (the port was picked free, closed,
+  then bound by rank 0; another session could take it in between, and a rank 1 could join another
+  session's store): possible, unproven. It is ruled out now: ranks meet through a file
+  (``file://`` rendezvous in the test's temporary folder), no port is involved.
+
+The deadline stays as a safety net: a hang fails the test with the workers' state instead of
+blocking pytest, and no worker outlives the fixture.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -66,10 +81,10 @@ def _rank_inputs(scenario: str, r: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([x[sl, 0], x[sl, 1]]), torch.cat([ids[sl], ids[sl]])
 
 
-def _worker(r: int, port: int, out_dir: str) -> None:
+def _worker(r: int, rendezvous: str, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=r, world_size=WORLD, timeout=timedelta(seconds=120)
+        "gloo", init_method=f"file://{rendezvous}", rank=r, world_size=WORLD, timeout=timedelta(seconds=120)
     )
     try:
         for scenario in SPLITS:
@@ -107,16 +122,10 @@ def _reference(scenario: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return loss.detach(), {k: p.grad.detach().clone() for k, p in model.named_parameters()}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     out = tmp_path_factory.mktemp("ddp")
-    ctx = mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=False)
+    ctx = mp.spawn(_worker, args=(str(out / "rendezvous"), str(out)), nprocs=WORLD, join=False)
     deadline = time.monotonic() + 240
     try:
         while not ctx.join(timeout=1):

@@ -25,7 +25,7 @@ def gen(seed: int = 0) -> torch.Generator:
 @pytest.mark.parametrize("name", ["3kg", "3kg-spatial", "3kg-temporal", "3kg-rotation", "3kg-scaling",
                                   "3kg-residual", "3kg-kors", "simclr"])
 def test_augmentation_methods_are_two_draws_of_their_pipeline(name: str) -> None:
-    method = build_method(name, fs=100.0)
+    method = build_method(name, fs=100.0, windows="same")
     data = batch()
     views, indexes = method.make_views(data, gen(5))
     assert views.shape == (8, 12, 200) and indexes.tolist() == [10, 11, 12, 13] * 2
@@ -40,7 +40,7 @@ def test_augmentation_methods_are_two_draws_of_their_pipeline(name: str) -> None
 
 
 def test_patient_positives_use_patient_codes() -> None:
-    _, indexes = build_method("3kg", fs=100.0, patient_positives=True).make_views(batch(), gen())
+    _, indexes = build_method("3kg", fs=100.0, patient_positives=True, windows="same").make_views(batch(), gen())
     assert indexes.tolist() == [0, 0, 1, 2] * 2
 
 
@@ -86,3 +86,60 @@ def test_registry_accepts_new_methods_and_rejects_bad_names_and_options() -> Non
         build_method("nope", fs=100.0)
     with pytest.raises(ValueError, match="method '3kg': bad options"):
         build_method("3kg", fs=100.0, patient_positive=True)
+
+
+@pytest.mark.parametrize("name", ["3kg", "3kg-spatial", "simclr"])
+def test_shortcut_free_windows_cut_two_windows_then_augment_each(name: str) -> None:
+    from threekg.augment import window_pair
+
+    method = build_method(name, fs=100.0, windows="adjacent")
+    assert method.loader_samples(100, 1000) == 200
+    data = batch(t=200)
+    views, indexes = method.make_views(data, gen(2))
+    assert views.shape == (8, 12, 100) and indexes.tolist() == [10, 11, 12, 13] * 2
+    g = gen(2)
+    first, second = window_pair(data["x"], 100, "adjacent", 0, g)[:2]
+    pipe = build_pipeline(name, fs=100.0)
+    expected = torch.cat([pipe(first, generator=g), pipe(second, generator=g)])
+    torch.testing.assert_close(views, expected, rtol=0, atol=0)
+
+
+def test_random_windows_read_the_whole_recording_and_respect_the_offset() -> None:
+    method = build_method("3kg", fs=100.0, windows="random", min_offset_seconds=2.5)
+    assert method.loader_samples(250, 1000) == 1000
+    assert "at least 2.5 s apart" in method.describe()
+    with pytest.raises(ValueError, match="need 1150 samples"):
+        build_method("3kg", fs=100.0, windows="random", min_offset_seconds=9.0).loader_samples(250, 1000)
+    views, _ = method.make_views(batch(t=1000), gen(0))
+    assert views.shape == (8, 12, 250)
+
+
+def test_window_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="windows must be one of"):
+        build_method("3kg", fs=100.0, windows="overlap")
+    with pytest.raises(ValueError, match="exactly 2 views"):
+        build_method("3kg", fs=100.0, windows="adjacent", n_views=3)
+    with pytest.raises(ValueError, match="used by windows='random' only"):
+        build_method("3kg", fs=100.0, windows="adjacent", min_offset_seconds=1.0)
+    with pytest.raises(ValueError, match="call loader_samples"):
+        build_method("3kg", fs=100.0, windows="adjacent").make_views(batch(), gen())
+
+
+def test_default_windows_are_random_and_one_view_apart(caplog: pytest.LogCaptureFixture) -> None:
+    """The default (chosen by the ptbxl-500 study): two windows that never overlap."""
+    from threekg.augment import window_pair
+
+    method = build_method("3kg", fs=100.0)
+    assert method.windows == "random" and method.loader_samples(250, 1000) == 1000 and method.min_offset == 250
+    data = batch(t=1000)
+    views, _ = method.make_views(data, gen(4))
+    g = gen(4)
+    first, second, p = window_pair(data["x"], 250, "random", 250, g, return_params=True)
+    assert (p["starts"][:, 0] - p["starts"][:, 1]).abs().min() >= 250
+    pipe = build_pipeline("3kg", fs=100.0)
+    torch.testing.assert_close(views, torch.cat([pipe(first, generator=g), pipe(second, generator=g)]),
+                               rtol=0, atol=0)
+    short = build_method("simclr", fs=100.0)
+    with caplog.at_level("WARNING"):
+        assert short.loader_samples(250, 400) == 400
+    assert short.min_offset == 150 and "only 150 samples apart" in caplog.text

@@ -39,6 +39,8 @@ def test_override_values_are_yaml_never_eval() -> None:
     ("trainer.precision=64", r"trainer\.precision"), ("head.kind=deep", r"head\.kind"),
     ("trainer.devices=-1", r"trainer\.devices"), ("optim.lr=fast", r"optim\.lr"),
     ("data=3", "'data' is a section"), ("trainer.compile=maybe", r"trainer\.compile"),
+    ("trainer.divergence.factor=1", r"trainer\.divergence\.factor.*above 1"),
+    ("trainer.divergence.patience=0", r"trainer\.divergence\.patience"),
 ])
 def test_bad_options_raise_naming_the_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key):
@@ -55,3 +57,8 @@ def test_free_form_option_maps_pass_through_and_unknown_preset(tmp_path: Path) -
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: expected a mapping"):
         resolve_config(None, bad)
+
+
+def test_the_divergence_guard_can_be_turned_off() -> None:
+    assert resolve_config("cpu-small", overrides=["trainer.divergence=null"])["trainer"]["divergence"] is None
+    assert resolve_config("cpu-small")["trainer"]["divergence"]["patience"] == 20

@@ -8,11 +8,21 @@ from threekg.augment.base import Augmentation, Params, apply_with_params
 from threekg.augment.compose import AUGMENTATIONS, PIPELINES, Compose, build_augmentation, build_pipeline
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial, rotation_matrix, spatial_matrix, spatial_transform
-from threekg.augment.temporal import RandomCrop, TimeMask, crop, segment_pair, time_keep_mask
+from threekg.augment.temporal import (
+    WINDOW_MODES,
+    RandomCrop,
+    TimeMask,
+    crop,
+    segment_pair,
+    time_keep_mask,
+    window_pair,
+    window_span,
+)
 
 __all__ = [
     "AUGMENTATIONS",
     "PIPELINES",
+    "WINDOW_MODES",
     "AmplitudeScale",
     "Augmentation",
     "BaselineWander",
@@ -33,4 +43,6 @@ __all__ = [
     "spatial_matrix",
     "spatial_transform",
     "time_keep_mask",
+    "window_pair",
+    "window_span",
 ]

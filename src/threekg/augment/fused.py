@@ -12,7 +12,8 @@ over ``torch.get_num_threads()`` threads.
 ``time_mask``, with the parameters the two modules draw (so the output, and its replay from the
 returned parameters, are those of the two modules, to float rounding). It falls back to the two
 torch modules on other devices, for dtypes other than float32/float64, for tensors that require
-grad, when Numba is not installed, or when ``THREEKG_FUSED=0`` is set in the environment.
+grad, when Numba is not installed, or when ``THREEKG_FUSED=0`` is set in the environment. The public
+:func:`threekg.augment.spatial.spatial_transform` takes the same kernel (without a mask) on CPU tensors.
 """
 
 from __future__ import annotations
@@ -101,29 +102,43 @@ def spatial_time_mask(
     Returns:
         A new (B, 12, T) tensor; ``x`` is not modified.
     """
-    if not fused_available(x):
-        return mask.apply_params_(spatial.apply_params(x, spatial_params), mask_params)
+    if fused_available(x):
+        order = spatial_params.get("axis_order")
+        vcg_map, lead_map = spatial_factors_numpy(
+            spatial_params["angles"].numpy(), spatial_params["scales"].numpy(), spatial.residual, spatial.matrix,
+            None if order is None else order.numpy(),
+        )
+        t_len = x.shape[-1]
+        starts = torch.remainder(mask_params["starts"], t_len).to(torch.int64).numpy()
+        out = run_kernel(x, vcg_map, lead_map, starts, mask_length(mask.ratio, t_len), spatial.residual)
+        if out is not None:
+            return out
+    return mask.apply_params_(spatial.apply_params(x, spatial_params), mask_params)
+
+
+def run_kernel(x: torch.Tensor, vcg_map: np.ndarray, lead_map: np.ndarray, starts: np.ndarray | None,
+               length: int, residual: bool) -> torch.Tensor | None:
+    """The compiled pass over ``x`` (B, 12, T) (call only when :func:`fused_available`): a new tensor
+    ``E D A x`` (``x + E D A x`` with ``residual``) with each lead zero on ``[starts, starts + length)``
+    mod T; ``starts`` None and ``length`` 0 mask nothing. ``vcg_map`` (B, 3, 12) and ``lead_map``
+    (12, 3) are :func:`~threekg.augment.spatial.spatial_factors_numpy`. None when Numba failed at run
+    time (the kernel is then switched off for the process and the caller takes the torch path).
+    """
     kernel = _kernel()
     assert kernel is not None
-    order = spatial_params.get("axis_order")
-    vcg_map, lead_map = spatial_factors_numpy(
-        spatial_params["angles"].numpy(), spatial_params["scales"].numpy(), spatial.residual, spatial.matrix,
-        None if order is None else order.numpy(),
-    )
-    t_len = x.shape[-1]
-    starts = torch.remainder(mask_params["starts"], t_len).to(torch.int64).numpy()
     xc = x.detach().contiguous()
     out = torch.empty_like(xc)
     dtype = xc.numpy().dtype
+    if starts is None:
+        starts = np.zeros((x.shape[0], x.shape[1]), dtype=np.int64)
     args = (xc.numpy(), vcg_map.astype(dtype), np.ascontiguousarray(starts), out.numpy())
     lead_map = lead_map.astype(dtype)
-    length, residual = mask_length(mask.ratio, t_len), bool(spatial.residual)
     n_threads = max(1, min(torch.get_num_threads(), x.shape[0]))
     bounds = np.linspace(0, x.shape[0], n_threads + 1).astype(int)
     jobs = []
     for lo, hi in itertools.pairwise(bounds):
         xs, a_s, st, o_s = (arr[lo:hi] for arr in args)
-        jobs.append((xs, a_s, lead_map, st, length, residual, o_s))
+        jobs.append((xs, a_s, lead_map, st, length, bool(residual), o_s))
     pool = _threads(n_threads - 1) if n_threads > 1 else None
     try:
         futures = [pool.submit(kernel, *job) for job in jobs[1:]] if pool is not None else []
@@ -134,5 +149,5 @@ def spatial_time_mask(
         if not type(err).__module__.startswith("numba"):
             raise
         _disable(f"Numba failed: {type(err).__name__}: {err}")  # e.g. no compiler support on this CPU
-        return mask.apply_params_(spatial.apply_params(x, spatial_params), mask_params)
+        return None
     return out

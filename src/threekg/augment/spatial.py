@@ -87,23 +87,6 @@ def _check_order(order_sorted_ok: bool) -> None:
         raise ValueError("rotation_matrix: axis_order rows must be permutations of (0, 1, 2) of shape (B, 3)")
 
 
-def spatial_matrix_numpy(
-    angles_deg: np.ndarray,
-    scales: np.ndarray,
-    residual: bool = False,
-    matrix: VcgMatrix = "inverse_dower",
-    axis_order: np.ndarray | None = None,
-) -> np.ndarray:
-    """NumPy (float64) version of :func:`spatial_matrix`: (B, 3), (B, 3) -> (B, 12, 12).
-
-    CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
-    kernels, each of which can stall on a busy thread pool.
-    """
-    vcg_map, lead_map = spatial_factors_numpy(angles_deg, scales, residual, matrix, axis_order)
-    m = lead_map @ vcg_map
-    return m + np.eye(12) if residual else m
-
-
 def spatial_factors_numpy(
     angles_deg: np.ndarray,
     scales: np.ndarray,
@@ -115,7 +98,9 @@ def spatial_factors_numpy(
 
     The transform is ``E D A x`` (``x + E D A x`` with ``residual``): every 12 x 12 matrix has rank 3,
     so a kernel that goes through the heart vector does 72 instead of 144 multiply-adds per sample.
-    Arguments as :func:`spatial_matrix_numpy` (checked the same way); float64 NumPy throughout.
+    Arguments as :func:`spatial_matrix`, as NumPy arrays (checked the same way); float64 throughout.
+    CPU batches use it: the (B, 3)-sized algebra is far cheaper in NumPy than as a dozen tiny torch
+    kernels, each of which can stall on a busy thread pool.
     """
     a = np.asarray(angles_deg, dtype=np.float64)
     sc = np.asarray(scales, dtype=np.float64)
@@ -223,6 +208,12 @@ def spatial_transform(
     Returns:
         (B, 12, T), same kind, dtype and device as ``ecg``; limb leads derived from the new I and II
         (non-residual), so Einthoven's law holds exactly.
+
+    On the CPU (float32/float64, no autograd) this is one compiled pass through the heart vector
+    (:mod:`threekg.augment.fused`, 72 instead of 144 multiply-adds per sample); elsewhere, or with
+    ``THREEKG_FUSED=0``, one batched 12 x 12 matmul. The two agree to float rounding. One difference
+    on non-finite input: the matmul spreads a NaN in III, aVR, aVL or aVF (whose columns are zero) to
+    every lead, the compiled pass never reads those leads.
     """
     is_numpy = not isinstance(ecg, torch.Tensor)
     x = _as_tensor(ecg)
@@ -238,9 +229,16 @@ def spatial_transform(
             f"spatial_transform: angles {shape_a} and scales {shape_s} must be ({x.shape[0]}, 3)"
         )
     if all(_on_cpu(p) for p in (angles_deg, scales, axis_order)):
-        m_np = spatial_matrix_numpy(
+        vcg_map, lead_map = spatial_factors_numpy(
             _to_numpy(angles_deg), _to_numpy(scales), residual, matrix, _to_numpy(axis_order)
         )
+        if x.device.type == "cpu":
+            from threekg.augment.fused import fused_available, run_kernel  # fused imports this module
+
+            fused = run_kernel(x, vcg_map, lead_map, None, 0, residual) if fused_available(x) else None
+            if fused is not None:
+                return fused.numpy() if is_numpy else fused
+        m_np = lead_map @ vcg_map + (np.eye(12) if residual else 0.0)
         m = torch.from_numpy(m_np).to(device=x.device, dtype=x.dtype)
     else:
         work = torch.float32 if x.device.type == "mps" else torch.float64

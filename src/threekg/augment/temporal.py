@@ -122,3 +122,90 @@ def segment_pair(
     if return_params:
         return first, second, {"starts": starts}
     return first, second
+
+
+WINDOW_MODES = ("same", "adjacent", "random")
+"""Where the two views of a recording are cut from (see :func:`window_pair`)."""
+
+
+def window_span(mode: str, length: int, record_samples: int, min_offset: int = 0) -> int:
+    """Samples the loader must read per recording so that :func:`window_pair` can cut two views of ``length``.
+
+    ``same``: ``length``; ``adjacent``: ``2 x length``; ``random``: the whole recording
+    (``record_samples``), which must leave room for two starts ``min_offset`` apart.
+    Raises ValueError naming the numbers when the recording is too short.
+    """
+    if mode not in WINDOW_MODES:
+        raise ValueError(f"windows must be one of {WINDOW_MODES}, got {mode!r}")
+    if length < 1:
+        raise ValueError(f"views need at least 1 sample, got {length}")
+    need = {"same": length, "adjacent": 2 * length, "random": length + max(0, min_offset)}[mode]
+    if need > record_samples:
+        raise ValueError(
+            f"windows={mode!r}: two views of {length} samples"
+            + (f" with starts at least {min_offset} apart" if mode == "random" else "")
+            + f" need {need} samples, but the recordings have {record_samples}; shorten the views "
+            "(data.crop_seconds) or the minimum offset")
+    return record_samples if mode == "random" else need
+
+
+def _gap_draws(n: int, span: int, min_offset: int, generator: torch.Generator | None,
+               device: torch.device) -> torch.Tensor:
+    """(n,) gaps g in [min_offset, span] with P(g) proportional to span - g + 1 (int64).
+
+    That is the distribution of |a - b| for a pair of starts (a, b) drawn uniformly among all pairs
+    in [0, span]^2 with |a - b| >= min_offset (for g > 0; g = 0 counts once), drawn by inverting
+    its cumulative sum with one ``searchsorted``.
+    """
+    gaps = torch.arange(min_offset, span + 1, dtype=torch.float64)
+    weight = (span - gaps + 1) * torch.where(gaps > 0, 2.0, 1.0)  # ordered pairs at each gap
+    cdf = torch.cumsum(weight, 0)
+    u = torch.rand((n,), generator=generator, dtype=torch.float64,
+                   device=generator.device if generator is not None else torch.device("cpu")).cpu()
+    pick = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_max(gaps.numel() - 1)
+    return gaps[pick].to(torch.int64).to(device)
+
+
+def window_pair(
+    x: torch.Tensor, length: int, mode: str = "same", min_offset: int = 0,
+    generator: torch.Generator | None = None, return_params: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, Params]:
+    """Two windows of ``length`` samples per recording, from which the two views of a pair are made.
+
+    Args:
+        x: (B, L, T) the loader's span of each recording (see :func:`window_span`).
+        length: samples per view.
+        mode: ``same`` - both windows are the same ``length`` samples (the 3KG paper's recipe: the
+            views differ only by their augmentations, so they also share the exact timing of every
+            beat); ``adjacent`` - two adjacent non-overlapping windows (as CLOCS-CMSC), the split
+            point at a uniform position; ``random`` - two independent uniform windows whose starts
+            are at least ``min_offset`` samples apart (uniform over all such pairs).
+        min_offset: ``random`` only: the smallest distance between the two starts, in samples.
+        generator: explicit random generator.
+        return_params: also return ``{"starts": (B, 2) int64}`` (start of each window in ``x``).
+
+    Returns:
+        (first, second), each (B, L, length) (plus the params dict when asked).
+    """
+    check_batch(x, "window_pair", None)
+    t, b = x.shape[-1], x.shape[0]
+    window_span(mode, length, t, min_offset)  # validates
+    if mode == "same":
+        s = randint(t - length + 1, (b,), generator, x.device)
+        starts = torch.stack([s, s], dim=1)
+    elif mode == "adjacent":
+        s = randint(t - 2 * length + 1, (b,), generator, x.device)
+        starts = torch.stack([s, s + length], dim=1)
+    else:
+        span = t - length  # starts live in [0, span]
+        gap = _gap_draws(b, span, max(0, min_offset), generator, x.device)
+        low = torch.floor(torch.rand((b,), generator=generator, dtype=torch.float64,
+                                     device=generator.device if generator is not None else torch.device("cpu"))
+                          .to(x.device) * (span - gap + 1).to(torch.float64)).to(torch.int64)
+        swap = randint(2, (b,), generator, x.device).bool()
+        first, second = low, low + gap
+        starts = torch.stack([torch.where(swap, second, first), torch.where(swap, first, second)], dim=1)
+    a, c = crop(x, starts[:, 0], length), crop(x, starts[:, 1], length)
+    if return_params:
+        return a, c, {"starts": starts}
+    return a, c

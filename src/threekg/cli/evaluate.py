@@ -24,7 +24,8 @@ HELP = "linear / fine-tune evaluation of encoders with label fractions, CIs and 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="prepared dataset folder")
     parser.add_argument("--encoders", required=True, nargs="+", metavar="ENC",
-                        help="RUN dirs, .safetensors files, NAME=PATH, 'random', 'supervised'")
+                        help="RUN dirs, .safetensors files, NAME=PATH, 'random', 'random@K' (initialised with "
+                             "seed K), 'supervised'; names NAME@K form replicate groups summarised together")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.01, 0.1, 1.0],
                         help="label fractions of the training split (default: 0.01 0.1 1)")
@@ -33,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop-seconds", type=float, default=5.0,
                         help="crop length in s; embeddings average non-overlapping crops (default: 5, "
                              "the pretraining crop; 0: the whole record)")
+    parser.add_argument("--split", choices=["fixed", "cv"], default="fixed",
+                        help="fixed: one split (PTB-XL strat_fold 1-8 train / 9 val / 10 test, else patient-level "
+                             "70/10/20); cv: K-fold cross-validation, every record a test record once, metrics on "
+                             "the pooled out-of-fold predictions (default: fixed)")
+    parser.add_argument("--cv-folds", type=int, default=10,
+                        help="folds for --split cv without strat_fold (default: 10; strat_fold gives its own)")
     parser.add_argument("--finetune", action="store_true", help="fine-tune checkpoints end-to-end instead of probing")
     parser.add_argument("--arch", type=str, default=None,
                         help='architecture of random/supervised as JSON, e.g. \'{"name": "resnet18-small"}\' '
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         fractions=tuple(args.fractions), seeds=tuple(args.seeds), n_boot=args.bootstrap,
         crop_seconds=args.crop_seconds or None, finetune=args.finetune, device=args.device,
         arch=json.loads(args.arch) if args.arch else None, cache_dir=args.cache_dir,
-        train=FinetuneOptions(epochs=args.epochs, lr=args.lr),
+        train=FinetuneOptions(epochs=args.epochs, lr=args.lr), split=args.split, cv_folds=args.cv_folds,
     )
     metrics = evaluate(args.data, args.encoders, args.out, options)
     for s in metrics["summary"]:

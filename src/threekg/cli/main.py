@@ -29,6 +29,8 @@ COMMANDS: tuple[str, ...] = (
     "augment",
     "pretrain",
     "evaluate",
+    "embed",
+    "export",
     "report",
     "experiment",
     "demo",

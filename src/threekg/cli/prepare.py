@@ -13,13 +13,18 @@ Examples:
   threekg prepare ptb-xl/ --out data/ptbxl100 --fs 100 --label-set ptbxl-rhythm
   threekg prepare my_wfdb/ --out data/mine --labels labels.csv
   threekg prepare ecgs.npy --out data/arr --fs 500 --labels labels.csv
+
+PTB-XL label sets are the six tasks of the PTB-XL benchmark (Strodthoff et al. 2021): ptbxl-all,
+ptbxl-diagnostic, ptbxl-subdiagnostic, ptbxl-superdiagnostic, ptbxl-form, ptbxl-rhythm; every
+statement counts whatever its likelihood, and records with no label of the task are kept but left
+out of evaluation, as in the benchmark. ptbxl-superclass is the former name of ptbxl-superdiagnostic.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from threekg.data.labelsets import LABEL_SETS
+from threekg.data.labelsets import LABEL_SET_ALIASES, LABEL_SETS
 from threekg.data.sources import FORMATS
 
 HELP = "read an ECG collection (CinC, PTB-XL, WFDB + CSV, arrays) into a prepared dataset"
@@ -33,13 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="output length in seconds (default: 10)")
     parser.add_argument("--short", choices=("pad", "reject"), default="pad",
                         help="records shorter than --seconds: zero-pad at the end or reject (default: pad)")
-    parser.add_argument("--label-set", choices=LABEL_SETS, default=None,
-                        help="default: cinc2020 for CinC, ptbxl-superclass for PTB-XL, csv with --labels, else none")
+    parser.add_argument("--label-set", choices=(*LABEL_SETS, *LABEL_SET_ALIASES), default=None, metavar="SET",
+                        help=f"one of {', '.join(LABEL_SETS)} (default: cinc2020 for CinC, ptbxl-superdiagnostic "
+                             "for PTB-XL, csv with --labels, else none; ptbxl-superclass is the former name of "
+                             "ptbxl-superdiagnostic)")
     parser.add_argument("--labels", default=None, help="labels CSV: a 'record' column and one 0/1 column per label")
     parser.add_argument("--input-fs", type=float, default=None,
                         help="sampling rate of .npy/.npz arrays in Hz (default: same as --fs)")
-    parser.add_argument("--ptbxl-min-likelihood", type=float, default=0.0,
-                        help="PTB-XL diagnostic statements count when likelihood > this (default: 0)")
+    parser.add_argument("--ptbxl-min-likelihood", type=float, default=None, metavar="X",
+                        help="deviation from the PTB-XL benchmark: count a diagnostic statement only when its "
+                             "likelihood is > X (default: every statement counts, as in the benchmark)")
     parser.add_argument("--dtype", choices=("float32", "float16"), default="float32",
                         help="signal storage type (default: float32)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")

@@ -84,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``threekg.train.pretrain`` with the parsed arguments; 1 on a configuration or run-dir error."""
-    from threekg.train import ConfigError, NonFiniteLossError, RunDirError, pretrain
+    from threekg.train import ConfigError, DivergedLossError, NonFiniteLossError, RunDirError, pretrain
 
     overrides: list[str | tuple[str, object]] = list(args.overrides)
     for flag, key in _FLAGS.items():
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = pretrain(args.data, args.method, args.out, preset=args.preset, overrides=overrides,
                        config_file=args.config, resume=args.resume, overwrite=args.overwrite)
-    except (ConfigError, RunDirError, NonFiniteLossError) as err:
+    except (ConfigError, RunDirError, NonFiniteLossError, DivergedLossError) as err:
         log.error("%s", err)
         return 1
     print(out)

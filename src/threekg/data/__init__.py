@@ -4,6 +4,7 @@
 * :func:`write_dataset` - write one from in-memory arrays.
 * :func:`read_record` / :class:`Record` / :class:`RecordError` - one WFDB record in mV.
 * :func:`prepare` - turn a collection (CinC, PTB-XL, WFDB + CSV, arrays) into a prepared dataset.
+* :func:`combine_datasets` - concatenate prepared datasets (a pretraining corpus of several sources).
 """
 
 from threekg.data.dataset import DatasetError, PreparedDataset, open_dataset, write_dataset
@@ -20,7 +21,8 @@ __all__ = [
     "write_dataset",
 ]
 
+from threekg.data.combine import combine_datasets
 from threekg.data.labelsets import LABEL_SETS, LabelSet, get_label_set
 from threekg.data.prepare import PrepareSummary, prepare
 
-__all__ += ["LABEL_SETS", "LabelSet", "PrepareSummary", "get_label_set", "prepare"]
+__all__ += ["LABEL_SETS", "LabelSet", "PrepareSummary", "combine_datasets", "get_label_set", "prepare"]

@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,24 @@ def write_json_atomic(obj: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A new folder next to ``out`` to fill; on success it replaces ``out`` (rename), on error it is removed.
+
+    Readers never see a half-written dataset under ``out``: the folder appears whole, manifest included.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_dataset(out: str | Path, signals: np.ndarray, labels: np.ndarray, label_names: Sequence[str],
                   records: pd.DataFrame, fs: float, label_set: str, source: str,
                   options: dict[str, Any] | None = None, *, rejected: pd.DataFrame | None = None,
@@ -174,9 +193,7 @@ def write_dataset(out: str | Path, signals: np.ndarray, labels: np.ndarray, labe
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
     rej = rejected if rejected is not None else pd.DataFrame({"record": [], "reason": []})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         np.save(tmp / "signals.npy", signals)
         np.save(tmp / "labels.npy", labels.astype(np.uint8))
         normalise_records(records).to_csv(tmp / "records.csv", index=False, lineterminator="\n")
@@ -185,10 +202,4 @@ def write_dataset(out: str | Path, signals: np.ndarray, labels: np.ndarray, labe
                                  label_names=label_names, n_rejected=len(rej), source=source,
                                  options=dict(options or {}))
         write_json_atomic(manifest, tmp / MANIFEST)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return open_dataset(out)

@@ -1,10 +1,30 @@
 """Named label sets: how a record's codes (SNOMED, SCP or CSV columns) become a multi-hot vector.
 
 ``cinc2020`` (27 scored SNOMED codes, equivalent pairs merged: 24 classes, from
-``tables/cinc2020_scored.csv``), ``cinc2020-all`` (every code seen, sorted), the PTB-XL sets
-``ptbxl-superclass`` / ``ptbxl-rhythm`` / ``ptbxl-form`` / ``ptbxl-all`` (from
-``scp_statements.csv``), ``csv`` (the columns of a user's labels CSV) and ``none`` (no labels).
-Codes outside a set are not an error: they stay in ``records.csv`` and are counted.
+``tables/cinc2020_scored.csv``), ``cinc2020-all`` (every code seen, sorted), the six PTB-XL tasks
+below, ``csv`` (the columns of a user's labels CSV) and ``none`` (no labels). Codes outside a set
+are not an error: they stay in ``records.csv`` and are counted.
+
+PTB-XL tasks, as the PTB-XL benchmark defines them (Strodthoff et al., "Deep learning for ECG
+analysis: benchmarks and insights from PTB-XL", IEEE JBHI 2021; code: helme/ecg_ptbxl_benchmarking,
+``code/utils/utils.py``, ``compute_label_aggregations`` and ``select_data``), from the record's
+``scp_codes`` and ``scp_statements.csv``:
+
+==========================  ==========================================================  ====
+``ptbxl-all``               every statement                                              71
+``ptbxl-diagnostic``        statements with ``diagnostic == 1``                          44
+``ptbxl-subdiagnostic``     ``diagnostic_subclass`` of the diagnostic statements         23
+``ptbxl-superdiagnostic``   ``diagnostic_class`` of the diagnostic statements             5
+``ptbxl-form``              statements with ``form == 1``                                19
+``ptbxl-rhythm``            statements with ``rhythm == 1``                              12
+==========================  ==========================================================  ====
+
+Every statement listed in ``scp_codes`` counts, whatever its likelihood (the source applies the
+optional ``--ptbxl-min-likelihood`` filter, a deviation from the benchmark, before this). Label
+names are sorted, the order of the benchmark's ``MultiLabelBinarizer``. The benchmark drops the
+records that have no label of the task; these sets keep them in the dataset (pretraining uses them)
+and mark them ``evaluate_labelled_only`` so that evaluation leaves them out. ``ptbxl-superclass``
+is the former name of ``ptbxl-superdiagnostic`` and still accepted (:data:`LABEL_SET_ALIASES`).
 """
 
 from __future__ import annotations
@@ -17,20 +37,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-LABEL_SETS = ("cinc2020", "cinc2020-all", "ptbxl-superclass", "ptbxl-rhythm", "ptbxl-form", "ptbxl-all",
-              "csv", "none")
-"""Every label-set name :func:`get_label_set` accepts."""
-PTBXL_SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+PTBXL_TASKS = ("ptbxl-all", "ptbxl-diagnostic", "ptbxl-subdiagnostic", "ptbxl-superdiagnostic", "ptbxl-form",
+               "ptbxl-rhythm")
+"""The six PTB-XL benchmark tasks, named after the benchmark's ``task`` argument."""
+LABEL_SETS = ("cinc2020", "cinc2020-all", *PTBXL_TASKS, "csv", "none")
+"""Every label-set name :func:`get_label_set` accepts (besides the aliases)."""
+LABEL_SET_ALIASES = {"ptbxl-superclass": "ptbxl-superdiagnostic"}
+"""Former names, still accepted: ``{old name: current name}``."""
 
 
 @dataclass(frozen=True)
 class LabelSet:
-    """``names``: the C label columns; ``mapping``: code -> the label names it switches on."""
+    """``names``: the C label columns; ``mapping``: code -> the label names it switches on.
+
+    ``evaluate_labelled_only``: records with no label of this set are left out of evaluation (the
+    PTB-XL benchmark's rule); they stay in the dataset.
+    """
 
     name: str
     names: tuple[str, ...]
     mapping: Mapping[str, tuple[str, ...]]
     needs_dx: bool = False
+    evaluate_labelled_only: bool = False
 
     def encode(self, codes_per_record: Sequence[Sequence[str]]) -> np.ndarray:
         """(N, C) uint8 multi-hot labels for N records' code lists."""
@@ -70,18 +98,30 @@ def every_code(name: str, codes_seen: Iterable[str], needs_dx: bool) -> LabelSet
     return LabelSet(name, names, {c: (c,) for c in names}, needs_dx=needs_dx)
 
 
+_PTBXL_AGGREGATE = {"ptbxl-subdiagnostic": "diagnostic_subclass", "ptbxl-superdiagnostic": "diagnostic_class"}
+
+
 def ptbxl(name: str, statements: pd.DataFrame) -> LabelSet:
-    """A PTB-XL label set from ``scp_statements.csv`` (index: SCP code)."""
-    flag = {c: statements[c].fillna(0).astype(float) == 1 for c in ("diagnostic", "rhythm", "form")}
-    if name == "ptbxl-superclass":
-        diag = statements[flag["diagnostic"] & statements["diagnostic_class"].notna()]
-        mapping = {str(code): (str(cls),) for code, cls in diag["diagnostic_class"].items()}
-        return LabelSet(name, PTBXL_SUPERCLASSES, mapping)
-    if name == "ptbxl-all":
-        codes = [str(c) for c in statements.index]
+    """A PTB-XL benchmark task (one of :data:`PTBXL_TASKS`) from ``scp_statements.csv`` (index: SCP code)."""
+    def flagged(column: str) -> pd.Series:
+        return statements[column].fillna(0).astype(float) == 1
+
+    if name in _PTBXL_AGGREGATE:
+        column = _PTBXL_AGGREGATE[name]
+        diag = statements[flagged("diagnostic") & statements[column].notna()]
+        mapping = {str(code): (str(value),) for code, value in diag[column].items()}
+        names = sorted({v for (v,) in mapping.values()})
     else:
-        codes = [str(c) for c in statements.index[flag[name.removeprefix("ptbxl-")]]]
-    return LabelSet(name, tuple(codes), {c: (c,) for c in codes})
+        task = name.removeprefix("ptbxl-")
+        codes = statements.index if task == "all" else statements.index[flagged(task)]
+        names = sorted(str(c) for c in codes)
+        mapping = {c: (c,) for c in names}
+    return LabelSet(name, tuple(names), mapping, evaluate_labelled_only=True)
+
+
+def canonical_label_set(name: str) -> str:
+    """The current name of a label set (former names in :data:`LABEL_SET_ALIASES` are mapped)."""
+    return LABEL_SET_ALIASES.get(name, name)
 
 
 def read_statements(path: Path) -> pd.DataFrame:
@@ -96,12 +136,15 @@ def get_label_set(name: str, *, statements: pd.DataFrame | None = None,
         statements: PTB-XL ``scp_statements.csv`` (needed by the ``ptbxl-*`` sets).
         csv_columns: label columns of the user's CSV (``csv``).
         codes_seen: every code of the accepted records (``cinc2020-all``).
+
+    ``name`` may be a former name (:data:`LABEL_SET_ALIASES`); the set returned carries the current one.
     """
+    name = canonical_label_set(name)
     if name == "cinc2020":
         return cinc2020()
     if name == "cinc2020-all":
         return every_code(name, codes_seen, needs_dx=True)
-    if name.startswith("ptbxl-") and name in LABEL_SETS:
+    if name in PTBXL_TASKS:
         if statements is None:
             raise ValueError(f"label set {name} needs PTB-XL's scp_statements.csv")
         return ptbxl(name, statements)
@@ -111,4 +154,5 @@ def get_label_set(name: str, *, statements: pd.DataFrame | None = None,
         return LabelSet(name, tuple(csv_columns), {c: (c,) for c in csv_columns})
     if name == "none":
         return LabelSet(name, (), {})
-    raise ValueError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)}")
+    raise ValueError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)} "
+                     f"(former names: {', '.join(LABEL_SET_ALIASES)})")

@@ -33,11 +33,12 @@ from threekg.data.dataset import (
     write_csv_atomic,
     write_json_atomic,
 )
-from threekg.data.labelsets import get_label_set
+from threekg.data.labelsets import canonical_label_set, get_label_set
 from threekg.data.pool import run_chunks
 from threekg.data.sources import Candidate, Processing, Source, open_source
 from threekg.data.worker import run_chunk
 from threekg.leads import LEADS
+from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 PARTIAL = ".partial"
@@ -55,14 +56,21 @@ class PrepareSummary:
     label_counts: dict[str, int] = field(default_factory=dict)
     n_outside: int = 0
     status: str = "written"
+    n_unlabelled: int = 0
+    evaluate_labelled_only: bool = False
 
     def __str__(self) -> str:
         if self.status == "complete":
             return f"{self.out} is already complete with these options ({self.n_accepted} records); nothing to do."
         reasons = "; ".join(f"{r} ({n})" for r, n in self.reasons[:5]) or "none"
         labels = ", ".join(f"{k} {v}" for k, v in self.label_counts.items() if v) or "none positive"
+        unlabelled = ""
+        if self.n_unlabelled:
+            unlabelled = (f" {self.n_unlabelled} records have no label of this set"
+                          + ("; they are kept (pretraining uses them) and left out of evaluation, as the PTB-XL "
+                             "benchmark drops them." if self.evaluate_labelled_only else "."))
         return (f"Prepared {self.out}: {self.n_accepted} records accepted, {self.n_rejected} rejected "
-                f"(top reasons: {reasons}). Label counts: {labels}. "
+                f"(top reasons: {reasons}). Label counts: {labels}.{unlabelled} "
                 f"{self.n_outside} code occurrences outside the label set are kept in records.csv.")
 
 
@@ -129,9 +137,13 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
             seconds: float = 10.0, short: str = "pad", label_set: str | None = None,
             labels: str | Path | None = None, dtype: str = "float32", workers: int | None = None,
             overwrite: bool = False, limit: int | None = None, input_fs: float | None = None,
-            ptbxl_min_likelihood: float = 0.0, chunk_size: int | None = None,
+            ptbxl_min_likelihood: float | None = None, chunk_size: int | None = None,
             progress: bool = True) -> PrepareSummary:
     """Turn a collection into a prepared dataset at ``out`` (see ``docs/data.md`` for every option).
+
+    ``label_set`` may be a former name (``ptbxl-superclass``); the manifest records the current one.
+    ``ptbxl_min_likelihood``: None (default) counts every PTB-XL statement, as the PTB-XL benchmark;
+    a number keeps a diagnostic statement only when its likelihood is > it (a deviation).
 
     Returns a :class:`PrepareSummary`. Raises FileExistsError when ``out`` holds a dataset made with
     other options (unless ``overwrite``), ValueError/FileNotFoundError for bad options or sources.
@@ -147,7 +159,9 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
     source = open_source(src, format, fs=fs, labels=labels_path, min_likelihood=ptbxl_min_likelihood)
     if source.kind == "arrays" and input_fs is None:
         input_fs = fs
-    set_name = label_set or source.default_label_set
+    set_name = canonical_label_set(label_set or source.default_label_set)
+    if label_set is not None and set_name != label_set:
+        log.info("label set %s is now called %s (the PTB-XL benchmark's name); using it", label_set, set_name)
     options = {"src": src.as_posix(), "format": source.kind, "fs": float(fs), "seconds": float(seconds),
                "short": short, "label_set": set_name, "labels": labels_path.as_posix() if labels_path else None,
                "dtype": dtype, "limit": limit, "input_fs": input_fs,
@@ -205,10 +219,8 @@ def _run(partial: Path, cands: list[Candidate], proc: Processing, options: dict[
 
 
 def _results(todo: list[Any], workers: int | None, progress: bool, total: int, initial: int) -> Iterator[Any]:
-    from tqdm import tqdm
-
     results = run_chunks(run_chunk, todo, workers)  # the pool starts before the bar's monitor thread
-    bar = tqdm(total=total, initial=initial, unit="rec", disable=not progress, desc="prepare")
+    bar = progress_bar(total, "prepare", "rec", initial=initial, disable=not progress)
     try:
         for result in results:
             bar.update(len(result[1]))
@@ -245,12 +257,15 @@ def _finalize(out: Path, source: Source, cands: list[Candidate], proc: Processin
             os.replace(partial / name, out / name)
     reasons = Counter(reason_kind(r) for _, r in rejected).most_common()
     label_counts = {n: int(v) for n, v in zip(lset.names, labels.sum(axis=0), strict=True)}
+    n_unlabelled = int((labels.sum(axis=1) == 0).sum()) if lset.names else 0
     manifest = manifest_dict(
         n_records=len(rows), fs=proc.fs, n_samples=proc.n_samples, label_set=set_name, label_names=lset.names,
         n_rejected=len(rejected), source=source.kind, options=options,
         extra={"n_candidates": len(cands) + len(source.rejected_upfront), "label_counts": label_counts,
                "codes_outside_label_set": dict(sorted(outside.items())),
-               "rejection_reasons": dict(reasons)})
+               "rejection_reasons": dict(reasons), "n_unlabelled": n_unlabelled,
+               "evaluate_labelled_only": lset.evaluate_labelled_only})
     write_json_atomic(manifest, out / MANIFEST)
     shutil.rmtree(partial)
-    return PrepareSummary(out, len(rows), len(rejected), reasons, label_counts, sum(outside.values()))
+    return PrepareSummary(out, len(rows), len(rejected), reasons, label_counts, sum(outside.values()),
+                          n_unlabelled=n_unlabelled, evaluate_labelled_only=lset.evaluate_labelled_only)

@@ -109,7 +109,10 @@ def _csv_meta(row: pd.Series, columns: list[str]) -> dict[str, Any]:
     return meta
 
 
-def _ptbxl(root: Path, fs: float, min_likelihood: float) -> Source:
+def _ptbxl(root: Path, fs: float, min_likelihood: float | None) -> Source:
+    """PTB-XL: every statement of ``scp_codes`` is a code (the benchmark's rule); with ``min_likelihood``
+    a diagnostic statement is kept only when its likelihood is > it (rhythm and form statements carry
+    no likelihood: PTB-XL stores 0, and they are always kept)."""
     db = pd.read_csv(root / "ptbxl_database.csv")
     statements = pd.read_csv(root / "scp_statements.csv", index_col=0)
     diagnostic = set(statements.index[statements["diagnostic"].fillna(0) == 1])
@@ -118,7 +121,8 @@ def _ptbxl(root: Path, fs: float, min_likelihood: float) -> Source:
     cands = []
     for row in db.to_dict("records"):
         scp = ast.literal_eval(row["scp_codes"]) if isinstance(row["scp_codes"], str) else {}
-        codes = [str(c) for c, lik in scp.items() if c not in diagnostic or float(lik) > min_likelihood]
+        codes = [str(c) for c, lik in scp.items()
+                 if min_likelihood is None or c not in diagnostic or float(lik) > min_likelihood]
         age = float(row["age"]) if pd.notna(row["age"]) else None
         meta = {
             "patient_id": str(int(row["patient_id"])) if pd.notna(row["patient_id"]) else "",
@@ -127,7 +131,7 @@ def _ptbxl(root: Path, fs: float, min_likelihood: float) -> Source:
             "strat_fold": int(row["strat_fold"]), "codes": codes, "has_dx": True,
         }
         cands.append(Candidate(str(int(row["ecg_id"])), (root / f"{row[column]}.hea").as_posix(), meta))
-    return Source("ptbxl", root, cands, "ptbxl-superclass", statements=statements)
+    return Source("ptbxl", root, cands, "ptbxl-superdiagnostic", statements=statements)
 
 
 def _arrays(path: Path, labels: Path | None) -> Source:
@@ -166,7 +170,8 @@ def arrays_shape(path: Path) -> tuple[int, int, int, str]:
 
 
 
-def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None, min_likelihood: float) -> Source:
+def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None,
+                min_likelihood: float | None = None) -> Source:
     """List the candidates of a collection (sorted by relative path / row order)."""
     kind = detect_format(src, labels) if fmt == "auto" else fmt
     if kind == "ptbxl":

@@ -11,14 +11,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from threekg.download.datasets import Dataset, get_dataset
 from threekg.download.fetch import Fetcher, FileResult
 from threekg.download.http import NetworkError, fetch_text
 from threekg.download.listing import build_listing
 from threekg.download.paths import UnsafePathError
 from threekg.download.state import DownloadState
+from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://physionet.org/files/"
@@ -114,8 +113,7 @@ def download(dataset: str | Dataset, dest: str | os.PathLike[str], *, base_url: 
     if listing.files == [] and not listing.rejected:
         log.warning("no files matched (subset=%r) in %s", subset, project_url)
 
-    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=ds.name,
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(0, ds.name, "B", unit_scale=True, unit_divisor=1024, disable=not progress)
     lock = threading.Lock()
 
     def on_total(n: int) -> None:

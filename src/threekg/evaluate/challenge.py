@@ -1,16 +1,26 @@
-"""PhysioNet/CinC Challenge 2020 metric with the official weight matrix.
+"""PhysioNet/CinC Challenge 2020 metric, as the organisers' final scorer computes it.
 
-The 27 x 27 matrix ``data/tables/cinc2020_weights.csv`` (rows and columns SNOMED CT codes,
-copied from the challenge's ``weights.csv``) gives full credit (1) on the diagonal and between
-the three equivalent pairs, partial credit (0.15-0.5) elsewhere. Our label set merges the
-equivalent codes (24 classes, see ``cinc2020_scored.csv``), so each class uses the row of its
-first code; the merged codes' rows are identical, which :func:`load_weights` checks.
+Reference: ``evaluate_12ECG_score.py`` in physionetchallenges/evaluation-2020, final version (commit
+c700fd8, 19 September 2020; the scoring code of the official results). The 27 x 27 matrix
+``data/tables/cinc2020_weights.csv`` (rows and columns SNOMED CT codes, the challenge's
+``weights.csv``) gives full credit (1) on the diagonal and between the three equivalent pairs,
+partial credit (0.15-0.5) elsewhere. Our label set merges the equivalent codes (24 classes, see
+``cinc2020_scored.csv``) as the scorer does, so each class uses the row of its first code; the merged
+codes' rows are identical, which :func:`load_weights` checks.
 
-Score (challenge definition): for thresholded multi-label predictions ``p`` and truth ``t``
-(n, C) binary, the modified confusion matrix ``A[j, k] = sum_i t[i, j] p[i, k] / max(1,
-|t_i OR p_i|)`` and ``score = sum(W * A)``, normalised as
-``(score(p) - score(all NSR)) / (score(t) - score(all NSR))`` so that always predicting sinus
-rhythm scores 0 and the truth scores 1.
+Score: for binary outputs ``p`` and labels ``t`` (n, C), the modified confusion matrix
+``A[j, k] = sum_i t[i, j] p[i, k] / max(1, |t_i OR p_i|)`` and ``score = sum(W * A)``, normalised as
+``(score(p) - score(all NSR)) / (score(t) - score(all NSR))`` so that always outputting sinus rhythm
+(NSR) scores 0 and the labels score 1.
+
+Labels and outputs are scored as given. Versions of the scorer from 24 June to 19 July 2020 first
+rewrote them with two normal-class rules (NSR set negative when another class is positive; NSR set
+positive when no class is); the organisers removed the first on 10 July ("Allowed non-exclusivity
+between normal and abnormal labels and outputs", 8e950a1) and the second on 19 July ("Removed normal
+check", 0efd33c), before the official phase was scored. Scores computed with those versions differ
+by up to 0.037 on 20 random 500-record sets, on which this function equals the final scorer exactly
+(docs/evaluate.md). One deliberate deviation: when the labels and the all-NSR output score the same
+(e.g. every record is NSR only) the metric is undefined; the scorer returns 0.0, we return NaN.
 """
 
 from __future__ import annotations
@@ -68,10 +78,12 @@ def _score(weights: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> float:
 def challenge_metric(
     truth: np.ndarray, pred: np.ndarray, label_names: Sequence[str], weights: np.ndarray | None = None
 ) -> float:
-    """Normalised CinC 2020 challenge score of binary predictions.
+    """Normalised CinC 2020 challenge score of binary outputs (the final official scorer's).
 
-    ``truth``, ``pred``: (n, C) binary; ``label_names`` must contain ``"NSR"``. 1 for the truth,
-    0 for always predicting NSR alone; NaN when truth and all-NSR score the same.
+    ``truth``, ``pred``: (n, C) binary (nonzero = positive), scored as given: no normal-class rule
+    rewrites them, and the caller's arrays are not modified. ``label_names`` must contain ``"NSR"``.
+    ``weights``: (C, C), default :func:`load_weights` of ``label_names``. 1 for the truth, 0 for
+    always outputting NSR alone; NaN when truth and all-NSR score the same.
     """
     names = list(label_names)
     if NORMAL_CLASS not in names:

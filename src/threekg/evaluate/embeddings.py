@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from threekg.data.normalize import normalize_recordings
 from threekg.hashing import file_sha256 as file_sha256  # re-exported for evaluate.runner
+from threekg.progress import track
 
 
 def module_fingerprint(module: nn.Module) -> str:
@@ -51,10 +52,12 @@ def dataset_fingerprint(path: Path, signals: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def cache_key(encoder_fp: str, dataset_fp: str, crop_samples: int | None) -> str:
+def cache_key(encoder_fp: str, dataset_fp: str, crop_samples: int | None, normalize: str = "none") -> str:
     """Hex key (first 24 hex digits of a sha256) of one embedding array."""
     payload: dict[str, Any] = {"encoder": encoder_fp, "dataset": dataset_fp, "crop_samples": crop_samples,
                                "crops": "mean-of-non-overlapping"}
+    if normalize != "none":  # keys of mV embeddings stay those of earlier versions
+        payload["normalize"] = normalize
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -83,8 +86,12 @@ class NonFiniteSignalError(ValueError):
 
 @torch.no_grad()
 def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, batch_size: int = 64,
-          device: str | torch.device = "cpu", progress: bool = True, desc: str = "embed") -> np.ndarray:
+          device: str | torch.device = "cpu", progress: bool = True, desc: str = "embed",
+          normalize: str = "none") -> np.ndarray:
     """(N, D) float32 mean crop embeddings of ``signals`` (N, 12, T) mV with ``encoder`` in eval mode.
+
+    ``normalize``: the per-recording scaling the encoder was pretrained with
+    (:mod:`threekg.data.normalize`), applied to each whole recording before cropping.
 
     The encoder's training flag is restored afterwards; its weights and buffers are untouched
     (eval mode: batch norm uses and does not update its running statistics).
@@ -94,13 +101,13 @@ def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, bat
     n_crops = len(crop_starts(signals.shape[-1], crop_samples))
     out: list[np.ndarray] = []
     try:
-        for i in tqdm(range(0, signals.shape[0], batch_size), desc=desc, disable=not progress, leave=False):
+        for i in track(range(0, signals.shape[0], batch_size), desc, unit="batch", disable=not progress, leave=False):
             batch = np.array(signals[i : i + batch_size], dtype=np.float32)
             bad = ~np.isfinite(batch).all(axis=(1, 2))
             if bad.any():
                 rows = (np.flatnonzero(bad) + i).tolist()
                 raise NonFiniteSignalError(rows)
-            x = torch.from_numpy(batch).to(device)
+            x = torch.from_numpy(normalize_recordings(batch, normalize)).to(device)
             z = encoder(crop_batch(x, crop_samples))
             out.append(z.reshape(x.shape[0], n_crops, -1).mean(dim=1).float().cpu().numpy())
     finally:
@@ -111,15 +118,15 @@ def embed(encoder: nn.Module, signals: np.ndarray, crop_samples: int | None, bat
 def cached_embeddings(encoder: nn.Module, encoder_fp: str, signals: np.ndarray, dataset_fp: str,
                       cache_dir: Path, crop_samples: int | None, batch_size: int = 64,
                       device: str | torch.device = "cpu", progress: bool = True,
-                      desc: str = "embed") -> tuple[np.ndarray, Path, bool]:
+                      desc: str = "embed", normalize: str = "none") -> tuple[np.ndarray, Path, bool]:
     """Embeddings from ``cache_dir`` when present, else computed and saved. Returns (array, path, hit)."""
-    path = Path(cache_dir) / f"emb-{cache_key(encoder_fp, dataset_fp, crop_samples)}.npy"
+    path = Path(cache_dir) / f"emb-{cache_key(encoder_fp, dataset_fp, crop_samples, normalize)}.npy"
     if path.exists():
         z = np.load(path, allow_pickle=False)
         if z.shape[0] != signals.shape[0]:
             raise ValueError(f"{path}: cached embeddings have {z.shape[0]} rows, dataset has {signals.shape[0]}")
         return z, path, True
-    z = embed(encoder, signals, crop_samples, batch_size, device, progress, desc)
+    z = embed(encoder, signals, crop_samples, batch_size, device, progress, desc, normalize)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, z, allow_pickle=False)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from threekg.evaluate.embeddings import embed
 from threekg.evaluate.metrics import auroc, evaluable_classes, macro
+from threekg.progress import track
 
 
 @dataclass
@@ -67,7 +67,7 @@ def train_end_to_end(encoder: nn.Module, x_train: np.ndarray, y_train: np.ndarra
     best, best_state, best_epoch, stale = -np.inf, copy.deepcopy(model.state_dict()), 0, 0
     n, t = x_train.shape[0], x_train.shape[-1]
     length = t if crop_samples is None or crop_samples >= t else crop_samples
-    for epoch in tqdm(range(opt_.epochs), desc="train", disable=not progress, leave=False):
+    for epoch in track(range(opt_.epochs), "train", unit="epoch", disable=not progress, leave=False):
         model.train()
         order = torch.randperm(n, generator=gen).numpy()
         for i in range(0, n, opt_.batch_size):

@@ -2,8 +2,9 @@
 
 The table ``src/threekg/data/tables/subgroups.csv`` has columns ``label_set, class, group``;
 docs/evaluate.md explains the mapping. Classes are looked up by name across every label set
-(the class names of cinc2020 and the PTB-XL superclasses do not collide); classes absent from
-the table are reported under no group (never silently moved into one).
+(a name found in two sets names the same finding: IRBBB, LPR, PAC and PVC in cinc2020 and the
+PTB-XL statements, NORM and STTC across the PTB-XL tasks); classes absent from the table are
+reported under no group (never silently moved into one).
 """
 
 from __future__ import annotations

@@ -10,16 +10,7 @@ import sys
 import time
 from typing import TextIO
 
-
-def format_seconds(seconds: float) -> str:
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, sec = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+from threekg.progress import format_seconds
 
 
 class StudyProgress:

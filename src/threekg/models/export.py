@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from threekg import __version__
+from threekg.models.hub import is_hub_folder, load_hub_encoder, read_hub_config
 from threekg.models.registry import build_encoder_from_config
 
 ENCODER_FILENAME = "encoder.safetensors"
@@ -33,6 +34,11 @@ def _resolve(path_or_run_dir: str | os.PathLike[str]) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such encoder file")
     return path
+
+
+def _is_hub(path: str | os.PathLike[str]) -> bool:
+    """A hub folder that is not a run dir (a run's own encoder.safetensors wins)."""
+    return is_hub_folder(path) and not (Path(path) / ENCODER_FILENAME).is_file()
 
 
 def save_encoder(
@@ -77,7 +83,9 @@ def _header(path: Path) -> dict[str, str]:
 
 
 def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``config`` dict stored in an encoder file (or ``RUN/encoder.safetensors``)."""
+    """The ``config`` dict stored in an encoder file (or ``RUN/encoder.safetensors``, or a hub folder)."""
+    if _is_hub(path):
+        return dict(read_hub_config(path)["encoder"])
     resolved = _resolve(path)
     header = _header(resolved)
     if CONFIG_KEY not in header:
@@ -95,7 +103,14 @@ def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_encoder_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The caller's metadata dict plus ``threekg_version`` stored in an encoder file."""
+    """The caller's metadata dict plus ``threekg_version`` stored in an encoder file.
+
+    For a hub folder (``threekg.models.hub``): its ``metadata`` with its ``input`` under "input".
+    """
+    if _is_hub(path):
+        hub = read_hub_config(path)
+        return {**hub["metadata"], "input": hub["input"],
+                VERSION_KEY: hub["metadata"].get(VERSION_KEY)}
     resolved = _resolve(path)
     header = _header(resolved)
     meta = json.loads(header.get(METADATA_KEY, "{}"))
@@ -104,12 +119,15 @@ def load_encoder_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_encoder(path_or_run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild an encoder from a safetensors file (or ``RUN/encoder.safetensors``) in eval mode.
+    """Rebuild an encoder from a safetensors file (or ``RUN/encoder.safetensors``, or a hub folder
+    written by ``threekg export --hub``: ``config.json`` + ``model.safetensors``) in eval mode.
 
     Never unpickles anything. Raises FileNotFoundError, ValueError (not safetensors, no or bad
     config, weights that do not match the architecture: missing/unexpected keys or shapes),
     KeyError (config names an encoder that is not registered).
     """
+    if _is_hub(path_or_run_dir):
+        return load_hub_encoder(path_or_run_dir, map_location)
     path = _resolve(path_or_run_dir)
     config = load_encoder_config(path)
     encoder = build_encoder_from_config(config)

@@ -9,7 +9,9 @@ last stages see a single time step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -119,40 +121,12 @@ class ResNet1d(nn.Module):
         return torch.flatten(self.pool(h), 1)
 
 
-@register_encoder("resnet18")
-def resnet18(
-    in_channels: int = 12,
-    width: int = 64,
-    layers: Sequence[int] = (2, 2, 2, 2),
-    kernel_size: int = 7,
-    block_kernel_size: int = 3,
-    zero_init_residual: bool = False,
-) -> ResNet1d:
-    """1-D ResNet-18 (torchvision layout), 512-d embedding with the default width 64."""
-    return ResNet1d(in_channels, width, layers, kernel_size, block_kernel_size, zero_init_residual)
+PRESETS: dict[str, dict[str, Any]] = {
+    "resnet18": {"width": 64, "layers": (2, 2, 2, 2)},  # 1-D ResNet-18 (torchvision layout), 512-d
+    "resnet18-small": {"width": 16, "layers": (1, 1, 1, 1)},  # CPU preset: one block per stage, 128-d
+    "resnet34": {"width": 64, "layers": (3, 4, 6, 3)},  # 1-D ResNet-34 layout, 512-d
+}
+"""Registered encoder name -> its default options of :class:`ResNet1d` (any option can still be passed)."""
 
-
-@register_encoder("resnet18-small")
-def resnet18_small(
-    in_channels: int = 12,
-    width: int = 16,
-    layers: Sequence[int] = (1, 1, 1, 1),
-    kernel_size: int = 7,
-    block_kernel_size: int = 3,
-    zero_init_residual: bool = False,
-) -> ResNet1d:
-    """CPU preset: width 16, one block per stage, 128-d embedding."""
-    return ResNet1d(in_channels, width, layers, kernel_size, block_kernel_size, zero_init_residual)
-
-
-@register_encoder("resnet34")
-def resnet34(
-    in_channels: int = 12,
-    width: int = 64,
-    layers: Sequence[int] = (3, 4, 6, 3),
-    kernel_size: int = 7,
-    block_kernel_size: int = 3,
-    zero_init_residual: bool = False,
-) -> ResNet1d:
-    """1-D ResNet-34 layout (3, 4, 6, 3 BasicBlocks), 512-d embedding."""
-    return ResNet1d(in_channels, width, layers, kernel_size, block_kernel_size, zero_init_residual)
+for _name, _defaults in PRESETS.items():
+    register_encoder(_name)(functools.partial(ResNet1d, **_defaults))

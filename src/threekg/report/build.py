@@ -10,6 +10,7 @@ from pathlib import Path
 
 from threekg import __version__
 from threekg.report import figures, html
+from threekg.report.diagnostics import diagnostics_table
 from threekg.report.model import ReportData, merge
 from threekg.report.schema import load_metrics, metrics_path
 from threekg.report.tables import (
@@ -28,6 +29,8 @@ from threekg.report.tables import (
 FIGURE_FILES = {"auroc_vs_fraction": "auroc_vs_fraction.png", "per_class": "per_class_auroc.png",
                 "subgroup_gains": "subgroup_gains.png"}
 SUMMARY_FILE = "summary.md"
+DIAGNOSTICS_NOTE = ("Properties of the frozen embeddings that explain the probe's result (docs/evaluate.md, "
+                    "'Diagnostics'): each encoder is compared with the random encoder of the same evaluation.")
 
 
 def files_dir(out: Path) -> Path:
@@ -64,7 +67,7 @@ def _sources_section(data: ReportData) -> list[str]:
              for name, info in d["encoders"].items()]), "config"))
         extra = {k: v for k, v in d.items()
                  if k not in {"threekg_version", "data", "label_names", "groups", "encoders", "runs", "summary",
-                              "paired"}}
+                              "paired", "diagnostics"}}
         if extra:
             body.append("<p><b>Other fields of metrics.json</b></p>" + html.pre_json(extra))
     return body
@@ -97,10 +100,13 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
 
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = headline_table(data)
+    diag = diagnostics_table(data)
     prov = ", ".join(f"{s.tag} = {s.path.parent}" for s in data.sources)
     (fdir / SUMMARY_FILE).write_text(
         f"Macro AUROC, mean over seeds [95% CI]; best per column in bold. Folders: {prov}. "
-        f"threekg {__version__}, {now}.\n\n" + to_markdown(head), encoding="utf-8")
+        f"threekg {__version__}, {now}.\n\n" + to_markdown(head)
+        + (f"\n## Representation diagnostics\n\n{DIAGNOSTICS_NOTE}\n\n" + to_markdown(diag) if diag else ""),
+        encoding="utf-8")
 
     focus_names = ", ".join(e.key for e in data.focus) or "none"
     body = [f"<h1>threekg evaluation report</h1><p class='meta'>threekg {escape(__version__)} · generated {now} · "
@@ -130,6 +136,8 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
     if data.paired:
         body += ["<h2>Paired comparisons (from the evaluation)</h2>", html.table(paired_table(data))]
     body += ["<h2>Other metrics</h2>", html.table(secondary_table(data)),
+             *(["<h2>Representation diagnostics</h2>", f"<p class='note'>{escape(DIAGNOSTICS_NOTE)}</p>",
+                html.table(diag, "diag")] if diag else []),
              "<h2>Per-class AUROC (mean over seeds)</h2>", html.table(per_class_table(data), "perclass")]
     body += ["<details><summary>Every run</summary>", html.table(runs_table(data)), "</details>"]
     body += _sources_section(data)

@@ -23,6 +23,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 table.headline{font-size:16px}table.headline td{padding:6px 12px}
 table.perclass{font-size:12px}table.perclass td:nth-child(2){text-align:left}
 td b{color:#000}.note{font-size:13px;color:#555}
+table.diag td:last-child{white-space:normal;text-align:left;min-width:380px;font-size:13px}
 table.config td{white-space:normal;text-align:left;font-family:monospace;font-size:12px}
 pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}
 details summary{cursor:pointer;font-weight:600;margin:8px 0}

@@ -3,6 +3,11 @@
 Encoders keep their names unless two folders use the same name; then every clashing encoder is shown
 as ``name [folder]`` so rows never silently overwrite each other. Every encoder remembers the
 folder (:class:`Source`) it came from.
+
+Replicate groups (``replicate_groups`` of metrics.json: the runs ``NAME@K`` of one method pretrained
+with several seeds) are shown as one encoder, NAME, whose rows are the group's summary (averaged
+over its replicates); the replicates themselves are left out of the tables and figures, their runs
+are pooled under the group.
 """
 
 from __future__ import annotations
@@ -76,6 +81,22 @@ class ReportData:
         return [e for e in self.encoders if e.role != "focus"]
 
 
+def _shown_encoders(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The encoders a report shows for one document: replicate groups in place of their members."""
+    groups = doc.get("replicate_groups") or {}
+    first = {ms[0]: g for g, ms in groups.items()}
+    hidden = {m for ms in groups.values() for m in ms}
+    out: dict[str, dict[str, Any]] = {}
+    for name, info in doc["encoders"].items():
+        if name in first:
+            g = first[name]
+            out[g] = {**info, "replicates": list(groups[g]),
+                      "source": f"{len(groups[g])} replicates ({', '.join(groups[g])})"}
+        elif name not in hidden:
+            out[name] = info
+    return out
+
+
 def _role(name: str, info: dict[str, Any], focus: str | None) -> str:
     source = str(info.get("source", "")).lower()
     low = name.lower()
@@ -107,9 +128,12 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
     Raises ``ValueError`` when ``focus`` matches no encoder.
     """
     sources = [Source(tag, Path(p), d) for tag, (p, d) in zip(_tags(len(docs)), docs, strict=True)]
+    shown = {s.tag: _shown_encoders(s.doc) for s in sources}
+    member_of = {(s.tag, m): g for s in sources for g, ms in (s.doc.get("replicate_groups") or {}).items()
+                 for m in ms}
     counts: dict[str, int] = {}
     for s in sources:
-        for name in s.doc["encoders"]:
+        for name in shown[s.tag]:
             counts[name] = counts.get(name, 0) + 1
     folder_names = [s.path.parent.name or str(s.path.parent) for s in sources]
     if len(set(folder_names)) < len(folder_names):
@@ -118,10 +142,13 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
     encoders: list[Encoder] = []
     keymap: dict[tuple[str, str], str] = {}
     for s, folder in zip(sources, folder_names, strict=True):
-        for name, info in s.doc["encoders"].items():
+        for name, info in shown[s.tag].items():
             key = name if counts[name] == 1 else f"{name} [{folder}]"
             keymap[(s.tag, name)] = key
             encoders.append(Encoder(key, name, s, _role(name, dict(info), focus), dict(info)))
+        for (tag, member), group in member_of.items():
+            if tag == s.tag:
+                keymap[(tag, member)] = keymap[(tag, group)]
     if focus is not None and not any(e.role == "focus" for e in encoders):
         names = sorted({e.name for e in encoders})
         raise ValueError(f"--focus {focus!r} matches no encoder; encoders are {names}")
@@ -151,6 +178,8 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
     paired: list[dict[str, Any]] = []
     for s in sources:
         for i, row in enumerate(s.doc["summary"]):
+            if (s.tag, row["encoder"]) in member_of:
+                continue  # a replicate: its group's row stands for it
             k = (keymap[(s.tag, row["encoder"])], float(row["fraction"]))
             if k in summary:
                 raise MetricsFormatError(s.path, f"summary[{i}]", f"second summary for {k[0]} at fraction {k[1]}")
@@ -158,6 +187,8 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
         for run in s.doc["runs"]:
             runs.setdefault((keymap[(s.tag, run["encoder"])], float(run["fraction"])), []).append(dict(run))
         for row in s.doc.get("paired") or []:
+            if (s.tag, row["encoder_a"]) in member_of or (s.tag, row["encoder_b"]) in member_of:
+                continue
             paired.append(
                 {**row, "a": keymap[(s.tag, row["encoder_a"])], "b": keymap[(s.tag, row["encoder_b"])],
                  "fraction": float(row["fraction"]), "source": s.tag}

@@ -1,7 +1,7 @@
 """Read and validate ``metrics.json`` written by ``threekg evaluate`` (the contract in docs/architecture.md).
 
 Validation is strict about what the report needs and tolerant of everything else: extra fields are
-kept untouched, and the optional fields (``groups``, ``paired``, ``group_auroc``, ``challenge_metric``,
+kept untouched, and the optional fields (``groups``, ``paired``, ``diagnostics``, ``group_auroc``, ``challenge_metric``,
 ``dropped_classes``, ``n_train``, ``n_seeds``, ...) may be absent or ``null``.
 """
 
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.json"
+
+READABLE_VERSIONS = (1,)
+"""``schema_version`` values of ``metrics.json`` this report reads (the writer's version is
+``threekg.evaluate.outputs.METRICS_SCHEMA_VERSION``). A file without the field predates versioning:
+it is read as version 1 when it has ``runs`` (the layout version 1 fixed)."""
 
 _TOP_REQUIRED = ("threekg_version", "data", "label_names", "encoders", "runs", "summary")
 _DATA_REQUIRED = ("path", "n_records", "fs", "label_set", "split")
@@ -70,6 +75,20 @@ class _Checker:
         for key, value in self.mapping(obj, field).items():
             self.number(value, f"{field}.{key}", nullable=True, unit=True)
 
+    def rows(self, value: Any, field: str, required: tuple[str, ...],
+             encoders: Collection[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """``(prefix, row)`` of a non-empty list of per-(encoder, fraction) rows, each checked for its
+        ``required`` fields, a listed ``encoder`` and a valid ``fraction``."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(field, "expected a non-empty list")
+        for i, row in enumerate(value):
+            p = f"{field}[{i}]"
+            self.require(self.mapping(row, p), required, f"{p}.")
+            if row["encoder"] not in encoders:
+                raise self.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
+            self.fraction(row["fraction"], f"{p}.fraction")
+            yield p, row
+
     def fraction(self, value: Any, field: str) -> None:
         self.number(value, field)
         if not 0.0 < value <= 1.0:
@@ -84,6 +103,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
     """
     c = _Checker(path)
     top = c.mapping(doc, "<top level>")
+    _check_version(c, top)
     c.require(top, _TOP_REQUIRED, "")
     data = c.mapping(top["data"], "data")
     c.require(data, _DATA_REQUIRED, "data.")
@@ -95,20 +115,19 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
         raise c.fail("encoders", "no encoder listed")
     for name, info in encoders.items():
         c.mapping(info, f"encoders.{name}")
+    replicates = c.mapping(top.get("replicate_groups") or {}, "replicate_groups")
+    for group, members in replicates.items():
+        if group in encoders:
+            raise c.fail(f"replicate_groups.{group}", "a replicate group cannot have an encoder's name")
+        if not isinstance(members, list) or len(members) < 2 or any(m not in encoders for m in members):
+            raise c.fail(f"replicate_groups.{group}", "expected a list of two or more names from `encoders`")
+    names = set(encoders) | set(replicates)  # rows may name an encoder or a replicate group
     if top.get("groups") is not None:
         for group, members in c.mapping(top["groups"], "groups").items():
             if not isinstance(members, list):
                 raise c.fail(f"groups.{group}", "expected a list of class names")
 
-    runs = top["runs"]
-    if not isinstance(runs, list) or not runs:
-        raise c.fail("runs", "expected a non-empty list")
-    for i, run in enumerate(runs):
-        p = f"runs[{i}]"
-        c.require(c.mapping(run, p), _RUN_REQUIRED, f"{p}.")
-        if run["encoder"] not in encoders:
-            raise c.fail(f"{p}.encoder", f"encoder {run['encoder']!r} is not listed in `encoders`")
-        c.fraction(run["fraction"], f"{p}.fraction")
+    for p, run in c.rows(top["runs"], "runs", _RUN_REQUIRED, encoders):
         c.number(run["macro_auroc"], f"{p}.macro_auroc", unit=True)
         c.number(run["macro_auprc"], f"{p}.macro_auprc", nullable=True, unit=True)
         c.number_map(run["per_class_auroc"], f"{p}.per_class_auroc")
@@ -116,15 +135,7 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             c.number_map(run["group_auroc"], f"{p}.group_auroc")
         c.number(run.get("challenge_metric"), f"{p}.challenge_metric", nullable=True)
 
-    summary = top["summary"]
-    if not isinstance(summary, list) or not summary:
-        raise c.fail("summary", "expected a non-empty list")
-    for i, row in enumerate(summary):
-        p = f"summary[{i}]"
-        c.require(c.mapping(row, p), _SUMMARY_REQUIRED, f"{p}.")
-        if row["encoder"] not in encoders:
-            raise c.fail(f"{p}.encoder", f"encoder {row['encoder']!r} is not listed in `encoders`")
-        c.fraction(row["fraction"], f"{p}.fraction")
+    for p, row in c.rows(top["summary"], "summary", _SUMMARY_REQUIRED, names):
         c.number(row["macro_auroc_mean"], f"{p}.macro_auroc_mean", unit=True)
         for key in ("ci_low", "ci_high"):  # NaN/null: the evaluation could not bootstrap (shown as n/a)
             c.number(row[key], f"{p}.{key}", nullable=True, unit=True)
@@ -142,13 +153,37 @@ def validate_metrics(doc: Any, path: Path) -> dict[str, Any]:
             p = f"paired[{i}]"
             c.require(c.mapping(row, p), _PAIRED_REQUIRED, f"{p}.")
             for key in ("encoder_a", "encoder_b"):
-                if row[key] not in encoders:
+                if row[key] not in names:
                     raise c.fail(f"{p}.{key}", f"encoder {row[key]!r} is not listed in `encoders`")
             c.fraction(row["fraction"], f"{p}.fraction")
             c.number(row["diff_mean"], f"{p}.diff_mean")
             for key in ("ci_low", "ci_high"):
                 c.number(row[key], f"{p}.{key}", nullable=True)
+    if top.get("diagnostics") is not None:
+        for name, diag in c.mapping(top["diagnostics"], "diagnostics").items():
+            if name not in names:
+                raise c.fail(f"diagnostics.{name}", f"encoder {name!r} is not listed in `encoders`")
+            d = c.mapping(diag, f"diagnostics.{name}")
+            for key in ("effective_rank", "dims_99", "alignment", "uniformity", "shortcut_r2", "peak_train_r2"):
+                c.number(d.get(key), f"diagnostics.{name}.{key}", nullable=True)
     return dict(top)
+
+
+def _check_version(c: _Checker, top: Mapping[str, Any]) -> None:
+    """Refuse a version this report cannot read, before any field is read the wrong way."""
+    from threekg import __version__
+
+    readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+    if "schema_version" not in top:
+        if "results" in top and "runs" not in top:
+            raise c.fail("schema_version", "missing, and the file has `results` where version 1 has `runs`: written "
+                                           "by an older threekg evaluate; run `threekg evaluate` again")
+        return
+    version = top["schema_version"]
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise c.fail("schema_version", f"version {version!r} is unknown to threekg {__version__}, which reads "
+                                       f"version {readable}; use the threekg that wrote the file, or run "
+                                       "`threekg evaluate` again")
 
 
 def metrics_path(path: Path) -> Path:

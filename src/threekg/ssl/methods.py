@@ -10,7 +10,9 @@ Built-in methods (``METHODS``):
 * ``3kg`` and the ablations ``3kg-spatial``, ``3kg-temporal``, ``3kg-rotation``, ``3kg-scaling``,
   ``3kg-residual``, ``3kg-kors``: two views of ``threekg.augment.PIPELINES[name]``; positives are
   the two views of one recording, or (``patient_positives=True``, as in fairseq-signals) every
-  view of the same patient.
+  view of the same patient. By default the two views are cut from two windows of the recording
+  at least one view apart (``windows="random"``); the paper cuts both from one window
+  (``windows="same"``), which lets the encoder match views by beat timing (docs/pretrain.md).
 * ``simclr``: two views of ``PIPELINES["simclr"]`` (noise, amplitude scale, baseline wander,
   lead mask; the crop is the loader's random window).
 * ``cmsc`` (CLOCS): the loader reads a crop of twice the view length; the views are its two
@@ -26,6 +28,7 @@ Add a method with ``@register_method("name")`` on a factory ``(fs, **options) ->
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +36,12 @@ import torch
 from torch import Tensor, nn
 
 Batch = dict[str, Tensor]
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOWS = "random"
+"""Default ``windows`` of the augmentation methods (see :class:`AugmentationMethod`): two windows at
+least one view apart, chosen by the ``ptbxl-500`` study (docs/results.md). The paper's recipe is
+``same``."""
 
 
 class Method:
@@ -42,6 +51,17 @@ class Method:
     name: str = "method"
     crop_factor: int = 1
     paired: bool = False
+
+    def loader_samples(self, view_samples: int, record_samples: int) -> int:
+        """Samples the loader must read per recording for views of ``view_samples``.
+
+        Called once by the training engine before the first batch; the default is
+        ``crop_factor x view_samples``. Raises ValueError when the recordings are too short.
+        """
+        need = view_samples * self.crop_factor
+        if need > record_samples:
+            raise ValueError(f"{self.name}: needs {need} samples per recording, the recordings have {record_samples}")
+        return need
 
     def modules(self) -> list[nn.Module]:
         """Modules holding buffers that must follow the batch to its device."""
@@ -71,6 +91,14 @@ class AugmentationMethod(Method):
         pipeline: a ``threekg.augment.PIPELINES`` name or a list-of-dicts spec; default ``name``.
         patient_positives: views of recordings of the same patient are positives too.
         n_views: views per recording (2 as in the paper).
+        windows: where the views are cut from (``threekg.augment.window_pair``): ``same`` - one
+            window for both views, the paper's recipe; ``adjacent`` - two adjacent non-overlapping
+            windows; ``random`` - two independent windows whose starts are at least
+            ``min_offset_seconds`` apart. With ``same`` the two views share the timing of every
+            beat, which the encoder can match on instead of learning the waveform (docs/pretrain.md).
+        min_offset_seconds: ``random`` only: the smallest distance between the two windows' starts;
+            None (default): one view length, so the windows never overlap (reduced, with a warning,
+            to what the recordings allow when they are shorter than two views).
     """
 
     def __init__(
@@ -80,29 +108,71 @@ class AugmentationMethod(Method):
         pipeline: str | list[dict[str, Any]] | None = None,
         patient_positives: bool = False,
         n_views: int = 2,
+        windows: str = DEFAULT_WINDOWS,
+        min_offset_seconds: float | None = None,
     ) -> None:
-        from threekg.augment import build_pipeline
+        from threekg.augment import WINDOW_MODES, build_pipeline
 
         if n_views < 2:
             raise ValueError(f"method {name!r}: n_views must be >= 2, got {n_views}")
+        if windows not in WINDOW_MODES:
+            raise ValueError(f"method {name!r}: windows must be one of {list(WINDOW_MODES)}, got {windows!r}")
+        if windows != "same" and n_views != 2:
+            raise ValueError(f"method {name!r}: windows={windows!r} makes exactly 2 views, got n_views={n_views}")
+        if min_offset_seconds is not None and (min_offset_seconds < 0 or windows != "random"):
+            raise ValueError(f"method {name!r}: min_offset_seconds must be >= 0 and is used by windows='random' "
+                             f"only, got {min_offset_seconds} with windows={windows!r}")
         self.name = name
         self.pipeline_spec = name if pipeline is None else pipeline
         self.pipeline = build_pipeline(self.pipeline_spec, fs=fs)
         self.patient_positives = bool(patient_positives)
         self.n_views = n_views
+        self.windows = windows
+        self.min_offset_seconds = min_offset_seconds
+        self.min_offset = 0 if min_offset_seconds is None else round(float(min_offset_seconds) * float(fs))
+        self.fs = float(fs)
+        self.view_samples: int | None = None
 
     def modules(self) -> list[nn.Module]:
         return [self.pipeline]
 
+    def loader_samples(self, view_samples: int, record_samples: int) -> int:
+        from threekg.augment import window_span
+
+        if self.windows == "random" and self.min_offset_seconds is None:
+            self.min_offset = max(0, min(view_samples, record_samples - view_samples))
+            if self.min_offset < view_samples:
+                log.warning("method %r: recordings of %d samples leave room for two windows of %d samples only "
+                            "%d samples apart: the two views overlap%s", self.name, record_samples, view_samples,
+                            self.min_offset, " completely (the same window, as windows='same')"
+                            if self.min_offset == 0 else "")
+        try:
+            span = window_span(self.windows, view_samples, record_samples, self.min_offset)
+        except ValueError as err:
+            raise ValueError(f"method {self.name!r}: {err}") from None
+        self.view_samples = view_samples
+        return span
+
     def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        from threekg.augment import window_pair
+
         x = batch["x"]
-        views = torch.cat([self.pipeline(x, generator=generator) for _ in range(self.n_views)])
+        if self.windows == "same":  # the loader's crop is the view: no window draw (bit-identical to 0.1)
+            views = torch.cat([self.pipeline(x, generator=generator) for _ in range(self.n_views)])
+        else:
+            if self.view_samples is None:
+                raise ValueError(f"method {self.name!r}: call loader_samples(view_samples, record_samples) "
+                                 "before make_views with windows != 'same'")
+            first, second = window_pair(x, self.view_samples, self.windows, self.min_offset, generator)[:2]
+            views = torch.cat([self.pipeline(first, generator=generator), self.pipeline(second, generator=generator)])
         ids = batch["patient"] if self.patient_positives else batch["index"]
         return views, ids.repeat(self.n_views)
 
     def describe(self) -> str:
         positives = "same patient" if self.patient_positives else "same recording"
-        return f"{self.name}: {self.n_views} views of {self.pipeline.spec()}; positives: {positives}"
+        where = {"same": "the same window", "adjacent": "two adjacent windows",
+                 "random": f"two random windows at least {self.min_offset / self.fs:g} s apart"}[self.windows]
+        return f"{self.name}: {self.n_views} views of {self.pipeline.spec()} from {where}; positives: {positives}"
 
 
 class CMSCMethod(Method):
@@ -163,7 +233,8 @@ def _augmentation_factory(name: str) -> MethodFactory:
     def factory(fs: float, **options: Any) -> Method:
         return AugmentationMethod(name, fs, **options)
 
-    factory.__doc__ = f"Two views of PIPELINES[{name!r}]; options: pipeline, patient_positives, n_views."
+    factory.__doc__ = (f"Two views of PIPELINES[{name!r}]; options: pipeline, patient_positives, n_views, "
+                       "windows, min_offset_seconds.")
     return factory
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 import scipy.io
-from tqdm import tqdm
 
 from threekg import __version__
 from threekg.leads import LEADS
+from threekg.progress import progress_bar
 from threekg.synth.generate import generate_records
 from threekg.synth.labels import CLASSES, RHYTHMS, class_codes, resolve_prevalence
 
@@ -46,6 +46,8 @@ RECORDS_PER_FOLDER = 1000
 CHUNK = 64
 """Records rendered together (a fixed number, so the work split never depends on the worker count)."""
 MAX_RECORDS = 999_999
+GENERATORS = ("dipole", "deepfake")
+"""``generator`` names: the dipole model of this package, the DeepFake-ECG GAN (optional extra)."""
 
 
 def record_name(index: int) -> str:
@@ -125,11 +127,16 @@ def _write_chunk(out: Path, indices: list[int], seed: int, fs: float, seconds: f
     return len(indices)
 
 
-def _options(n: int, seed: int, fs: float, seconds: float, rpp: int, prevalence: dict[str, float]) -> dict[str, Any]:
-    return {"seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": rpp, "prevalence": prevalence}
+def _options(n: int, seed: int, fs: float, seconds: float, rpp: int,
+             prevalence: dict[str, float] | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {"seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": rpp}
+    if prevalence is not None:
+        options["prevalence"] = prevalence
+    return options
 
 
-def _check_options(out: Path, n: int, options: dict[str, Any]) -> None:
+def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, Any] | None = None) -> None:
+    """Refuse a tree made with other ``options``; (re)write ``synth.json`` (``about``: default, the classes)."""
     info = out / "synth.json"
     if info.exists():
         old = json.loads(info.read_text())
@@ -141,17 +148,25 @@ def _check_options(out: Path, n: int, options: dict[str, Any]) -> None:
         "threekg_version": __version__,
         "n_records": max(n, int(json.loads(info.read_text())["n_records"]) if info.exists() else 0),
         "options": options,
-        "classes": {c: codes[c] for c in CLASSES},
-        "rhythm_prevalence": {c: p for c, p in options["prevalence"].items() if c in RHYTHMS},
-        "finding_prevalence": {c: p for c, p in options["prevalence"].items() if c not in RHYTHMS},
+        **(about if about is not None else {
+            "classes": {c: codes[c] for c in CLASSES},
+            "rhythm_prevalence": {c: p for c, p in options["prevalence"].items() if c in RHYTHMS},
+            "finding_prevalence": {c: p for c, p in options["prevalence"].items() if c not in RHYTHMS},
+        }),
     }, indent=2).encode())
 
 
-def _missing_chunks(out: Path, n: int) -> Iterator[list[int]]:
-    for start in range(0, n, CHUNK):
-        todo = [i for i in range(start, min(n, start + CHUNK)) if not record_path(out, i).with_suffix(".hea").exists()]
+def missing_records(out: Path, n: int, size: int,
+                    path_of: Callable[[Path, int], Path] | None = None) -> Iterator[tuple[int, list[int]]]:
+    """``(block, records)`` for each block of ``size`` records of 0..n-1 with records not yet written
+    (no ``.hea``: the header is written after the signal file, so a record with one is complete).
+    ``path_of(out, index)``: the record's base path (default :func:`record_path`)."""
+    path_of = path_of or record_path
+    for block in range((n + size - 1) // size):
+        todo = [i for i in range(block * size, min(n, (block + 1) * size))
+                if not path_of(out, i).with_suffix(".hea").exists()]
         if todo:
-            yield todo
+            yield block, todo
 
 
 def write_challenge_tree(
@@ -163,25 +178,35 @@ def write_challenge_tree(
     recordings_per_patient: int = 1,
     workers: int | None = None,
     progress: bool = True,
+    generator: str = "dipole",
     prevalence: Mapping[str, float] | None = None,
 ) -> Path:
     """Write records 0..n-1 of data set ``seed`` under ``out``; skips records already complete.
 
     ``workers``: processes (default: the number of CPUs); the output does not depend on it.
-    ``prevalence``: class probabilities overriding the defaults (e.g. ``{"AF": 0.2}``; see
+    ``generator``: ``dipole`` (this module) or ``deepfake`` (:mod:`threekg.synth.deepfake`).
+    ``prevalence``: class probabilities overriding the defaults (dipole only; e.g. ``{"AF": 0.2}``, see
     :func:`threekg.synth.labels.resolve_prevalence`); part of the options a resumed run must repeat.
     Returns ``out`` as a Path.
     """
+    if prevalence is not None and generator != "dipole":
+        raise ValueError(f"prevalences apply to the labelled dipole generator, not {generator!r}")
+    if generator == "deepfake":
+        from threekg.synth.deepfake import write_deepfake_tree
+
+        return write_deepfake_tree(out, n, seed, fs, seconds, recordings_per_patient, workers, progress)
+    if generator != "dipole":
+        raise ValueError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
     if not 0 < n <= MAX_RECORDS:
         raise ValueError(f"n must be in 1..{MAX_RECORDS}, got {n}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     prev = resolve_prevalence(prevalence)
     _check_options(out, n, _options(n, seed, fs, seconds, recordings_per_patient, prev))
-    chunks = list(_missing_chunks(out, n))
+    chunks = [todo for _, todo in missing_records(out, n, CHUNK)]
     todo = sum(len(c) for c in chunks)
     workers = workers or os.cpu_count() or 1
-    with tqdm(total=n, initial=n - todo, unit="rec", desc=f"synth -> {out}", disable=not progress) as bar:
+    with progress_bar(n, f"synth -> {out}", "rec", initial=n - todo, disable=not progress) as bar:
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 bar.update(_write_chunk(out, chunk, seed, fs, seconds, recordings_per_patient, prev))

@@ -4,11 +4,12 @@
 """
 
 from threekg.train.config import ConfigError, list_presets, resolve_config
-from threekg.train.module import NonFiniteInputError, NonFiniteLossError, PretrainModule
+from threekg.train.module import DivergedLossError, NonFiniteInputError, NonFiniteLossError, PretrainModule
 from threekg.train.run import RunDirError, find_checkpoint, pretrain
 
 __all__ = [
     "ConfigError",
+    "DivergedLossError",
     "NonFiniteInputError",
     "NonFiniteLossError",
     "PretrainModule",

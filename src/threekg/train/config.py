@@ -204,6 +204,14 @@ def validate(config: dict[str, Any]) -> None:
     positive("trainer.log_every_n_steps")
     positive("debug.nan_at_step", allow_none=True)
     positive("trainer.threads", allow_none=True)
+    if get(config, "trainer.divergence") is not None:
+        for key in ("patience", "window"):
+            positive(f"trainer.divergence.{key}")
+        positive("trainer.divergence.margin", float, allow_zero=True)
+        positive("trainer.divergence.factor", float)
+        if get(config, "trainer.divergence.factor") <= 1:
+            raise ConfigError(f"option trainer.divergence.factor={get(config, 'trainer.divergence.factor')!r}: "
+                              "expected a number above 1")
     devices = get(config, "trainer.devices")
     if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
         raise ConfigError(f"option trainer.devices={devices!r}: expected a positive int or 'auto'")

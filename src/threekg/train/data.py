@@ -28,6 +28,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from threekg.data.normalize import recording_scale
+
 log = logging.getLogger(__name__)
 
 Item = tuple[int, int, int]
@@ -171,12 +173,10 @@ class CropDataset(Dataset[dict[str, Any]]):
             out[i] = signals[record, :, start : start + length]
         if self.normalize == "minmax":
             for i, record in enumerate(records.tolist()):
-                full = np.asarray(signals[record])
-                span = float(full.max()) - float(full.min())
+                span = recording_scale(np.asarray(signals[record : record + 1]))[0]
                 if not np.isfinite(span):
                     raise ValueError(f"{self.data_dir}: record {record} has non-finite samples")
-                if span > 0:
-                    out[i] /= np.float32(span)
+                out[i] /= span
         return torch.from_numpy(out)
 
     def __getitems__(self, items: list[Item]) -> dict[str, Any]:

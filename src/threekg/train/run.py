@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,15 +26,17 @@ from typing import Any, cast
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
-from threekg.train.callbacks import Throughput
-from threekg.train.config import ConfigError, dump_config, read_config, resolve_config
+from threekg.ssl.methods import Method
+from threekg.train.callbacks import DivergenceGuard, Throughput, progress_callback
+from threekg.train.checkpoint_io import AtomicCheckpointIO, remove_partial_checkpoints
+from threekg.train.config import ConfigError, dump_config, load_defaults, merge, read_config, resolve_config
 from threekg.train.data import CropDataset, StepBatchSampler, passthrough
 from threekg.train.logs import merge_csv_parts, stash_csv
-from threekg.train.module import NonFiniteInputError, NonFiniteLossError, PretrainModule
+from threekg.train.module import DivergedLossError, NonFiniteInputError, NonFiniteLossError, PretrainModule
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +64,17 @@ def find_checkpoint(run: Path) -> Path | None:
         try:
             torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a checkpoint cut short by a kill: try the previous one
-            log.warning("%s: unreadable checkpoint (%s); trying an older one", path, err)
+            log.warning("%s: half-written or damaged checkpoint, not used (%s); falling back to an older one",
+                        path, err)
             continue
         return path
     return None
 
 
 def _step_of(path: Path) -> int:
-    digits = "".join(c for c in path.stem if c.isdigit())
-    return int(digits) if digits else -1
+    """N of ``step-N.ckpt`` and of Lightning's versioned ``step-N-v1.ckpt``; -1 for other names."""
+    match = re.match(r"step-(\d+)", path.stem)
+    return int(match.group(1)) if match else -1
 
 
 def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -92,7 +97,8 @@ def _resolve(
         items += list(overrides)
     saved_path = run / CONFIG_FILE
     if resume and saved_path.is_file():
-        saved = read_config(saved_path)
+        # a run saved by an older threekg lacks the options added since: they take their defaults
+        saved = merge(load_defaults(), read_config(saved_path), f"run config {saved_path}")
         if saved["method"]["name"] != method:
             raise ConfigError(f"{run}: was started with --method {saved['method']['name']}, not {method}")
         config = resolve_config(preset=None, config_file=config_file, overrides=items, base=saved)
@@ -211,7 +217,7 @@ def pretrain(
     if state == "resume" and ckpt is None:
         log.warning("%s: no readable checkpoint; starting from step 0", run)
 
-    dataset, crop_samples = _dataset(data_dir, config)
+    dataset, crop_samples, method_obj = _dataset(data_dir, config)
     trainer_cfg = config["trainer"]
     if ckpt is not None and (run / DONE_FILE).is_file():
         done_steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
@@ -221,19 +227,19 @@ def pretrain(
         if rank_zero:
             (run / DONE_FILE).unlink()
     if rank_zero:
+        for partial in remove_partial_checkpoints(run / "checkpoints"):
+            log.info("%s: removed the partial checkpoint %s of a killed run", run, partial.name)
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         dump_config(config, run / CONFIG_FILE)
         stash_csv(run / "logs" / "csv")
 
     from threekg.models import build_encoder, build_head
-    from threekg.ssl.methods import build_method
 
     if config["trainer"].get("threads"):
         torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(int(config["seed"]), workers=False, verbose=False)
     encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
     head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
-    method_obj = build_method(config["method"]["name"], dataset.fs, **config["method"]["options"])
     max_steps = _max_steps(config, len(dataset), _world(trainer_cfg))
     module = PretrainModule(encoder, head, method_obj, config, max_steps)
     if trainer_cfg["compile"]:
@@ -255,12 +261,48 @@ def pretrain(
             f"{run}: {what}; training stopped, DONE not written; last good checkpoint: {good or 'none yet'}",
             *([err.rows] if isinstance(err, NonFiniteInputError) else []),
         ) from None
+    except DivergedLossError as err:
+        raise DivergedLossError(_diverged_message(run, err, config, rank_zero), err.step, err.onset) from None
     if trainer.interrupted:
         raise KeyboardInterrupt
     if rank_zero:
         merge_csv_parts(run / "logs" / "csv")
         _export(run, config, method_obj.describe(), dataset, crop_samples, time.time() - started)
     return run
+
+
+def _diverged_message(run: Path, err: DivergedLossError, config: Mapping[str, Any], rank_zero: bool) -> str:
+    """The one-line stop message; on rank 0 the checkpoints of diverged weights are set aside first."""
+    moved = set_aside_checkpoints(run, err.onset - 1) if rank_zero else []
+    good = find_checkpoint(run)
+    lower = f"--lr {float(config['optim']['lr']) / 10:g}"
+    aside = f"; {len(moved)} checkpoint(s) of diverged weights moved to {run / 'checkpoints' / DIVERGED_DIR}" if moved else ""
+    return (f"{run}: {err}; training stopped, DONE not written; last good checkpoint: {good or 'none yet'}{aside}; "
+            f"continue {'from it' if good else 'from scratch'} with a lower learning rate, e.g. --resume {lower}")
+
+
+DIVERGED_DIR = "diverged"
+
+
+def set_aside_checkpoints(run: Path, from_step: int) -> list[Path]:
+    """Move the checkpoints of ``run`` saved at global step ``from_step`` or later to
+    ``checkpoints/diverged/`` (so that ``--resume`` continues from the newest one before); returns
+    their new paths. ``last.ckpt`` is judged by the step stored in it; an unreadable one is left."""
+    ckpt_dir = run / "checkpoints"
+    moved: list[Path] = []
+    for path in sorted(ckpt_dir.glob("*.ckpt")):
+        if path.name.startswith("step-"):
+            step = _step_of(path)
+        else:
+            try:
+                step = int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+            except Exception:  # a cut file: find_checkpoint skips it anyway
+                continue
+        if step >= from_step:
+            (ckpt_dir / DIVERGED_DIR).mkdir(exist_ok=True)
+            moved.append(ckpt_dir / DIVERGED_DIR / path.name)
+            os.replace(path, moved[-1])
+    return moved
 
 
 def _record_names(data_dir: Path, rows: list[int]) -> list[str]:
@@ -288,7 +330,8 @@ def _max_steps(config: Mapping[str, Any], n_records: int, world: int) -> int:
     return max(1, math.ceil(int(t["epochs"]) * batches_per_epoch / int(t["accumulate"])))
 
 
-def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
+def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, Method]:
+    """The crop loader, the view length in samples and the method (told how long its views are)."""
     from threekg.data import open_dataset
     from threekg.ssl.methods import METHODS, build_method
 
@@ -304,9 +347,11 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
         raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
     probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
-    dataset = CropDataset(
-        data_dir, crop_samples * probe.crop_factor, int(config["seed"]), config["data"]["normalize"], probe.paired
-    )
+    try:
+        span = probe.loader_samples(crop_samples, int(ds.n_samples))
+    except ValueError as err:
+        raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording at {ds.fs:g} Hz): {err}") from None
+    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
         if alone == len(dataset):
@@ -319,7 +364,7 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int]:
             )
         elif alone:
             log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
-    return dataset, crop_samples
+    return dataset, crop_samples, probe
 
 
 def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
@@ -335,8 +380,10 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
     )
     callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), Throughput(),
                                    FinalCheckpoint(run / "checkpoints" / "last.ckpt"), *extra]
+    if t["divergence"] is not None:
+        callbacks.append(DivergenceGuard(**{k: t["divergence"][k] for k in ("factor", "margin", "patience", "window")}))
     if t["progress_bar"]:
-        callbacks.append(TQDMProgressBar(refresh_rate=1))
+        callbacks.append(progress_callback())
     return L.Trainer(
         accelerator=t["accelerator"], devices=t["devices"], num_nodes=int(t["num_nodes"]), strategy=t["strategy"],
         precision=_precision(config),  # type: ignore[arg-type]
@@ -349,6 +396,7 @@ def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[
         ],
         callbacks=callbacks, enable_progress_bar=bool(t["progress_bar"]), enable_model_summary=False,
         num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=run, benchmark=False,
+        plugins=[AtomicCheckpointIO()],
     )
 
 

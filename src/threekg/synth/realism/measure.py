@@ -18,6 +18,7 @@ import pandas as pd
 
 from threekg.data import open_dataset
 from threekg.data.pool import run_chunks
+from threekg.progress import progress_bar
 from threekg.synth.realism.features import DWT_LEADS, MEASURE_VERSION, DelineationError, record_features
 
 CHUNK = 8
@@ -104,8 +105,6 @@ def measure(
     Returns:
         :class:`Measured`; failed records carry NeuroKit2's one-line reason.
     """
-    from tqdm import tqdm
-
     records = [str(r) for r in records]
     if isinstance(source, np.ndarray):
         if fs is None:
@@ -139,8 +138,7 @@ def measure(
         path = Path(source).resolve().as_posix()
         tasks = [(path, [rows_of[k] for k in c], [records[k] for k in c], dwt_leads) for c in chunks]
     rows = list(done)
-    with tqdm(total=len(records), initial=len(done), unit="rec", desc=desc, disable=not progress,
-              mininterval=2.0) as bar:
+    with progress_bar(len(records), desc, "rec", initial=len(done), disable=not progress) as bar:
         for result in run_chunks(fn, tasks, workers):
             rows.extend(result)
             if jpath is not None:
