@@ -5,7 +5,8 @@ NumPy), written as WFDB header + MATLAB v4, with 1 and with N worker processes.
 Baseline, same run: an ECGSYN-style generator that walks the samples in a Python loop, advances the
 phase by 2 pi / RR per sample and sums the same 30 dipole Gaussians (wrapped phase) sample by sample,
 then writes with the same writer. Prints records/s, the extrapolated time for 10,000 records
-(10 s, 500 Hz) and the ratio.
+(10 s, 500 Hz), the ratio, and whether the trees written with 1 and with N workers are byte-identical
+(the output must depend on the seed only).
 
     .venv/bin/python benchmarks/synth.py --n 2000 --baseline-n 10
 """
@@ -13,6 +14,7 @@ then writes with the same writer. Prints records/s, the extrapolated time for 10
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import platform
@@ -65,6 +67,15 @@ def bench_ours(out: Path, n: int, workers: int) -> tuple[float, float]:
     return n / (time.perf_counter() - t0), (time.process_time() - c0) / n
 
 
+def tree_digest(root: Path) -> str:
+    """SHA-256 over every file's relative path and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != "synth.json"):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=2000, help="records for the vectorised generator")
@@ -85,6 +96,7 @@ def main() -> None:
         one, cpu_one = bench_ours(tmp / "ours1", args.n, 1)
         many, _ = bench_ours(tmp / "oursN", args.n, args.workers)
         size = sum(p.stat().st_size for p in (tmp / "oursN").rglob("*") if p.is_file())
+        same = tree_digest(tmp / "ours1") == tree_digest(tmp / "oursN")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"records: 10 s, 500 Hz, 12 leads; written as .hea + .mat ({size / args.n / 1e3:.0f} kB per record)")
@@ -97,6 +109,7 @@ def main() -> None:
     print(f"CPU time per record (1 worker): {cpu_one * 1e3:.1f} ms -> 10,000 records on {args.workers} idle "
           f"cores: about {10_000 * cpu_one / args.workers:.0f} s (extrapolated from CPU time, not measured)")
     print(f"ratio vectorised/naive: {one / naive:.0f}x (1 worker), {many / naive:.0f}x ({args.workers} workers)")
+    print(f"deterministic: trees from 1 and {args.workers} workers (seed 0) byte-identical: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -191,3 +191,55 @@ def initial_qrs_min_mv(ecg: np.ndarray, fs: float, lead: int, ms: float = 30.0) 
 def qrs_area(ecg: np.ndarray, fs: float, lead: int) -> float:
     """Net QRS area of ``lead`` summed over beats (mV x samples)."""
     return float(sum(ecg[lead, b.qrs_on : b.qrs_off].sum() for b in beats(ecg, fs)))
+
+
+def q_wave(ecg: np.ndarray, fs: float, lead: int) -> tuple[float, float]:
+    """Median over beats of the initial negative deflection of ``lead``: (duration ms, depth / R).
+
+    From the QRS onset (baseline = the value there), the Q wave lasts while the signal stays below the
+    baseline; depth is its lowest point, R the largest positive value in the QRS (both from the baseline).
+    """
+    durs, ratios = [], []
+    for b in beats(ecg, fs):
+        x = ecg[lead, b.qrs_on : b.qrs_off + 1] - ecg[lead, b.qrs_on]
+        k = round(0.004 * fs)  # the first few milliseconds decide whether the QRS starts downwards
+        if x[: k + 1].mean() >= 0 or x[k] >= 0:
+            durs.append(0.0)
+            ratios.append(0.0)
+            continue
+        up = np.flatnonzero(x[1:] >= 0)
+        end = int(up[0]) + 1 if len(up) else len(x)
+        durs.append(end / fs * 1000)
+        ratios.append(float(-x[:end].min() / max(x.max(), 1e-6)))
+    return float(np.median(durs)), float(np.median(ratios))
+
+
+def t_to_r_ratio(ecg: np.ndarray, fs: float, lead: int) -> float:
+    """Median over beats of the largest |T| (QRS end + 60 ms to 250 ms before the next QRS, before its
+    P wave) over the R."""
+    out = []
+    bs = beats(ecg, fs)
+    for b, nxt in itertools.pairwise(bs):
+        base = ecg[lead, b.qrs_on]
+        t = ecg[lead, b.qrs_off + round(0.06 * fs) : nxt.qrs_on - round(0.25 * fs)] - base
+        r = ecg[lead, b.qrs_on : b.qrs_off + 1].max() - base
+        out.append(float(np.abs(t).max() / max(r, 1e-6)))
+    return float(np.median(out))
+
+
+def tq_dominant_hz(ecg: np.ndarray, fs: float, lead: int, lo_hz: float = 2.0, hi_hz: float = 12.0) -> float:
+    """Frequency of the largest summed spectral peak of the detrended, Hann-windowed segments between
+    R + 0.4 s and the next QRS onset - 0.04 s (segments of at least 0.2 s)."""
+    nfft = 8192
+    power = np.zeros(nfft // 2 + 1)
+    bs = beats(ecg, fs, skip_edges_s=0.3)
+    for b, nxt in itertools.pairwise(bs):
+        lo, hi = b.r + round(0.4 * fs), nxt.qrs_on - round(0.04 * fs)
+        if hi - lo < 0.2 * fs:
+            continue
+        x = ecg[lead, lo:hi]
+        x = x - np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+        power += np.abs(np.fft.rfft(x * np.hanning(len(x)), nfft)) ** 2
+    freqs = np.fft.rfftfreq(nfft, 1 / fs)
+    band = (freqs >= lo_hz) & (freqs <= hi_hz)
+    return float(freqs[band][np.argmax(power[band])]) if power.any() else float("nan")

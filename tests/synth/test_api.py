@@ -60,15 +60,51 @@ def test_label_prevalences_match_the_table() -> None:
         assert abs(rhythm[name] / n - p) < 4 * np.sqrt(p * (1 - p) / n)
     found = Counter(x for d in draws for x in d[1:])
     for name, p in FINDING_PREVALENCE.items():
+        if name == "LAD":  # also implied by every LAnFB
+            p += FINDING_PREVALENCE["LAnFB"]
         assert 0 < found[name] / n <= p + 4 * np.sqrt(p / n), name  # exclusions only lower them
     nsr_only = sum(d == ["NSR"] for d in draws) / n
-    assert 0.3 < nsr_only < 0.5
-    assert all(not ({"RBBB", "LBBB"} <= set(d)) and not ({"LAD", "RAD"} <= set(d)) for d in draws)
-    assert all(not ({"AF", "PAC"} <= set(d)) and not ({"AF", "IAVB"} <= set(d)) for d in draws)
+    assert 0.2 < nsr_only < 0.4
+    for d in draws:
+        validate_labels(d)  # every exclusion, implication and rhythm restriction holds
+    assert all(not ({"AF", "PAC"} <= set(d)) and not ({"AFL", "IAVB"} <= set(d)) for d in draws)
+    assert all("LAD" in d for d in draws if "LAnFB" in d)
+
+
+def test_every_scored_class_in_a_2000_record_set() -> None:
+    """Issue 14's bar: the 24 scored CinC 2020 classes, at least 5 records each, in 2,000 records."""
+    from threekg.data.labelsets import cinc2020
+    from threekg.synth import record_plan
+
+    counts = Counter(x for i in range(2000) for x in record_plan(i, seed=0)[1])
+    assert set(counts) == set(CLASSES) == set(cinc2020().names)
+    assert min(counts.values()) >= 5, counts.most_common()[-3:]
+
+
+def test_prevalences_are_configurable() -> None:
+    from threekg.synth.labels import parse_prevalence, resolve_prevalence
+
+    prev = resolve_prevalence(parse_prevalence("AF=0.3, PVC=0.2"))
+    assert prev["AF"] == 0.3 and prev["PVC"] == 0.2
+    assert sum(prev[r] for r in RHYTHMS) == pytest.approx(1.0)
+    others = [r for r in RHYTHMS if r != "AF"]
+    base = dict(zip(RHYTHMS, RHYTHM_PREVALENCE, strict=True))
+    for r in others:  # the rhythms not given keep their proportions
+        assert prev[r] / prev["NSR"] == pytest.approx(base[r] / base["NSR"])
+    rng = np.random.default_rng(1)
+    draws = [sample_labels(rng, prev) for _ in range(4000)]
+    assert abs(sum(d[0] == "AF" for d in draws) / 4000 - 0.3) < 0.03
+    assert abs(sum("PVC" in d for d in draws) / 4000 - 0.2) < 0.03
+    _, labels, _ = generate_batch(30, seed=0, prevalence=resolve_prevalence({"AFL": 1.0}))
+    assert all(x[0] == "AFL" for x in labels)
+    for bad in ("AF=2", "XYZ=0.1", "AF", "AF=0.7,SB=0.5", "AF=x"):
+        with pytest.raises(ValueError):
+            resolve_prevalence(parse_prevalence(bad))
 
 
 def test_invalid_labels_are_refused() -> None:
-    for bad in (["RBBB"], ["NSR", "SB"], ["AF", "IAVB"], ["NSR", "LAD", "RAD"], ["NSR", "XYZ"]):
+    for bad in (["RBBB"], ["NSR", "SB"], ["AF", "IAVB"], ["NSR", "LAD", "RAD"], ["NSR", "XYZ"],
+                ["NSR", "LAnFB"], ["NSR", "RBBB", "IRBBB"], ["PR", "LBBB"], ["Brady", "PAC"], ["NSR", "TInv", "TAb"]):
         with pytest.raises(ValueError):
             validate_labels(bad)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -86,6 +87,8 @@ def test_resume_refuses_different_options(tree: Path, tmp_path: Path) -> None:
     shutil.copytree(tree, copy)
     with pytest.raises(ValueError, match=r"synth\.json"):
         write_challenge_tree(copy, n=70, seed=SEED + 1, workers=1, progress=False)
+    with pytest.raises(ValueError, match=r"synth\.json"):
+        write_challenge_tree(copy, n=70, seed=SEED, workers=1, progress=False, prevalence={"AF": 0.5})
 
 
 def test_cli_writes_a_tree(tmp_path: Path) -> None:
@@ -94,3 +97,9 @@ def test_cli_writes_a_tree(tmp_path: Path) -> None:
     assert main(["synth", str(tmp_path / "cli"), "--n", "3", "--seed", "1", "--workers", "1", "--no-progress"]) == 0
     assert sorted(p.name for p in (tmp_path / "cli" / "g1").glob("*.hea")) == [
         "SYN000001.hea", "SYN000002.hea", "SYN000003.hea"]
+    assert main(["synth", str(tmp_path / "afl"), "--n", "2", "--prevalence", "AFL=1", "--workers", "1",
+                 "--no-progress"]) == 0
+    info = json.loads((tmp_path / "afl" / "synth.json").read_text())
+    assert info["rhythm_prevalence"]["AFL"] == 1.0
+    assert all("164890007" in p.read_text() for p in (tmp_path / "afl" / "g1").glob("*.hea"))  # AFL's code
+    assert main(["synth", str(tmp_path / "bad"), "--n", "2", "--prevalence", "AFX=1"]) == 2

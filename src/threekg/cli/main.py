@@ -43,6 +43,7 @@ from threekg.errors import UserError, one_line
 COMMANDS: tuple[str, ...] = (
     "download",
     "synth",
+    "realism",
     "prepare",
     "augment",
     "pretrain",

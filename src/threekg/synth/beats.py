@@ -2,17 +2,34 @@
 
 Every beat gets amplitude (mV), centre (s relative to its R peak), width (s) and group for every
 template column (see :mod:`threekg.synth.template`); a zero amplitude switches a column off.
+Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
 
-* PR: the P group moves earlier by ``pr_shift`` (IAVB: 70-140 ms more, PR > 200 ms).
-* QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); LQT: QTc 480-530 ms.
-* AF: no P group (the fibrillatory waves are added by :mod:`threekg.synth.render`).
+* PR: the P group moves earlier by the patient's ``pr_shift``; IAVB 70-140 ms more (PR > 200 ms);
+  LPR 65-95 ms earlier than the template whatever the patient (PR 205-240 ms).
+* QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); normal QTc 360-410 ms,
+  LQT 480-530 ms.
+* Every beat: respiratory (+-5 %) and random (2 %) size, P and T sizes varying 2 % more, P and T timing
+  2 ms (s.d.).
+* AF, AFL: no P group (the fibrillatory or flutter waves are added by :mod:`threekg.synth.render`).
+* Brady (junctional escape rhythm): the P group follows the QRS by 65-125 ms and is retrograde
+  (group ``ECTOPIC_P``, its vertical component reversed by the record's ectopic-P matrix).
 * RBBB: QRS 10 % longer plus a terminal right-anterior lobe (R' in V1, wide S in I and V6).
+  IRBBB: the same lobe smaller and earlier, QRS 5-12 % longer than the template whatever the patient
+  (QRS 100-119 ms).
 * LBBB: the septal (initial rightward, q-producing) and normal depolarisation Gaussians are replaced
   by two broad leftward-posterior lobes; repolarisation discordant to them.
-* TInv: the T lobes negated.
+* NSIVCB: the whole normal QRS 35-60 % longer, its activation order kept, with a septal (left-to-right)
+  initial lobe so that the q in I, V5, V6 that LBBB lacks is always there (QRS >= 110 ms, no R').
+* LAnFB: initial forces inferior-rightward (small r in II, III, aVF, q in I and aVL), and the frontal
+  axis set to -80..-50 degrees by the render step.
+* QAb: an initial lobe pointing away from an old infarct, inferior (Q in II, III, aVF) or anterior
+  (Q in V1-V3), 30-40 ms long.
+* TInv: the T lobes negated. TAb: the T lobes flattened to 3-15 % of their amplitude.
 * PAC beats: P group moved to ``ECTOPIC_P`` (rotated by the patient's ectopic-focus angle).
 * PVC beats: no P, no normal QRS-T; two broad lobes along the patient's ectopic direction and a
   discordant T lobe, all in group ``ECTOPIC``.
+* PR (atrial-sensed ventricular pacing): sinus P, then a pacemaker spike (0.6 ms wide) and a wide
+  QRS from the right-ventricular apex (superior, leftward, posterior lobes) with a discordant T.
 """
 
 from __future__ import annotations
@@ -23,18 +40,26 @@ from threekg.synth import template as tp
 from threekg.synth.patient import PatientParams
 from threekg.synth.rhythm import PAC, PVC, BeatSchedule
 
-QTC_NORMAL_S = (0.385, 0.435)
+QTC_NORMAL_S = (0.355, 0.405)
+"""Normal QTc drawn (Bazett); measured by the realism measure about 12 ms longer (PTB-XL NORM median 392)."""
 QTC_LONG_S = (0.480, 0.530)
 IAVB_EXTRA_PR_S = (0.070, 0.140)
-T_END_REF_S = 0.321
-"""End of the template T wave after the R peak at 60 bpm (tangent method), used to stretch the T group."""
-J_POINT_S = 0.04
-"""End of the template QRS after the R peak (s): the ST-T stretches from here."""
+LPR_PR_EXTRA_S = (0.065, 0.095)
+"""LPR: the P group 65-95 ms earlier than the template (whatever the patient's own PR): PR 205-240 ms."""
+JUNCTIONAL_P_AFTER_R_S = (0.065, 0.125)
+NSIVCB_WIDTH = (1.35, 1.6)
+TAB_T_FACTOR = (0.03, 0.15)
 RBBB_T_DELAY_S = 0.03
 """Repolarisation delay behind the widened QRS of a right bundle branch block (s)."""
+PACED_AV_SPIKE_S = -0.06
+"""Pacemaker spike time relative to the paced beat's reference point (s)."""
 
 _RBBB_DIR = np.array([-0.55, 0.1, -0.83])
 _LBBB_DIRS = (np.array([0.75, 0.2, 0.55]), np.array([0.6, -0.05, 0.8]))
+_PACED_DIRS = (np.array([0.3, -0.8, 0.5]), np.array([0.7, -0.4, 0.6]))
+_LANFB_INITIAL_DIR = np.array([-0.5, 0.85, 0.0])
+_QAB_DIRS = {"inferior": np.array([0.1, -1.0, 0.15]), "anterior": np.array([-0.1, 0.1, 1.0])}
+_SEPTAL_DIR = np.array([-0.9, 0.1, -0.4])
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -67,53 +92,69 @@ def beat_parameters(
     normal = np.flatnonzero(sched.kind != PVC)
     resp = 1.0 + 0.05 * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
     jitter = rng.normal(1.0, 0.02, nb)
+    # beat-to-beat morphology variation on top of the shared jitter: each wave's own size and timing
+    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, 0.02, nb)}
+    timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
+    paced = "PR" in labels
 
-    # Atrial depolarisation.
-    pr_extra = -patient.pr_shift + (rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else 0.0)
-    pc = tp.normal_columns(tp.P)
-    centre = float(np.mean(tp.NORMAL_T[pc]))
-    if "AF" not in labels:
-        rate = rr[normal, None] ** 0.1
-        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * patient.p_amp * jitter[normal, None]
-        t[np.ix_(normal, pc)] = (centre + (tp.NORMAL_T[pc] - centre) * patient.p_width) * rate - pr_extra
-        s[np.ix_(normal, pc)] = tp.NORMAL_SIGMA[pc] * patient.p_width * rate
-        pac = np.flatnonzero(sched.kind == PAC)
-        g[np.ix_(pac, pc)] = tp.ECTOPIC_P
-
-    # Ventricular depolarisation of conducted beats.
-    qc = tp.normal_columns(tp.QRS)
-    amp_q = patient.size * resp * jitter
-    width = patient.qrs_width
-    if "LBBB" in labels:
-        widths = rng.uniform(0.017, 0.019)
-        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.002, 0.038), strict=True)):
-            _set_lobe(a, t, s, g, normal, lobe, direction, amp * amp_q[normal], ctr * width, widths, tp.QRS)
+    # Timing of the normal columns: PR, QRS width, QT.
+    if "Brady" in labels:
+        pr_extra = -(float(-np.mean(tp.NORMAL_T[tp.NORMAL_GROUP == tp.P])) + rng.uniform(*JUNCTIONAL_P_AFTER_R_S))
     else:
-        if "RBBB" in labels:
-            width *= 1.1
-            _set_lobe(a, t, s, g, normal, 1, _RBBB_DIR, rng.uniform(0.5, 0.75) * amp_q[normal],
-                      0.052 * width, 0.014 * width, tp.QRS)
-        a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
-        t[np.ix_(normal, qc)] = tp.NORMAL_T[qc] * width
-        s[np.ix_(normal, qc)] = tp.NORMAL_SIGMA[qc] * width
-
-    # Repolarisation: QT follows the preceding RR (Bazett), TInv negates it.
+        pr_extra = (-patient.pr_shift + rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else
+                    rng.uniform(*LPR_PR_EXTRA_S) if "LPR" in labels else -patient.pr_shift)
+    width = (rng.uniform(1.05, 1.12) if "IRBBB" in labels else
+             patient.qrs_width * (1.1 if "RBBB" in labels else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels
+                                  else 1.0))
     lo, hi = QTC_LONG_S if "LQT" in labels else QTC_NORMAL_S
     qtc = lo + patient.qtc_quantile * (hi - lo) + (0.006 if patient.sex == "Female" else 0.0)
     # The ST-T stretches from the J point; a wide QRS delays it (its QT still meets the label's range).
-    delay = RBBB_T_DELAY_S if "RBBB" in labels else 0.0
-    stretch = (qtc * np.sqrt(rr) + tp.QRS_ONSET_S - J_POINT_S - delay) / (T_END_REF_S - J_POINT_S)
+    delay = RBBB_T_DELAY_S if "RBBB" in labels else 0.01 if "IRBBB" in labels else 0.0
+    centre, sigma, stretch = tp.normal_timing(rr, patient.p_width, pr_extra, width, qtc, delay)
+    for group, shift in timing_jitter.items():
+        centre[:, tp.NORMAL_GROUP == group] += shift[:, None]
+    t[:, : tp.N_NORMAL], s[:, : tp.N_NORMAL] = centre, sigma
+
+    # Atrial depolarisation.
+    pc = tp.normal_columns(tp.P)
+    if not ({"AF", "AFL"} & set(labels)):
+        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * patient.p_amp * (jitter * wave_jitter[tp.P])[normal, None]
+        ectopic_p = normal if "Brady" in labels else np.flatnonzero(sched.kind == PAC)
+        g[np.ix_(ectopic_p, pc)] = tp.ECTOPIC_P
+
+    # Ventricular depolarisation and repolarisation of conducted (or paced) beats.
+    qc, tc = tp.normal_columns(tp.QRS), tp.normal_columns(tp.T)
+    amp_q = patient.size * resp * jitter
     sign = -1.0 if "TInv" in labels else 1.0
-    amp_t = sign * patient.t_amp * np.sqrt(patient.size) * resp * jitter
-    tc = tp.normal_columns(tp.T)
-    if "LBBB" in labels:
+    t_factor = rng.uniform(*TAB_T_FACTOR) if "TAb" in labels else 1.0
+    amp_t = sign * t_factor * patient.t_amp * np.sqrt(patient.size) * resp * jitter
+    if paced:
+        _paced_beats(a, t, s, g, normal, amp_q, stretch, rng)
+    elif "LBBB" in labels:
+        widths = rng.uniform(0.017, 0.019)
+        for lobe, (direction, amp, ctr) in enumerate(zip(_LBBB_DIRS, (1.1, 1.0), (-0.002, 0.038), strict=True)):
+            _set_lobe(a, t, s, g, normal, lobe, direction, amp * amp_q[normal], tp.qrs_time(ctr, width), widths,
+                      tp.QRS)
         mean_dir = _unit(1.1 * _unit(_LBBB_DIRS[0]) + _unit(_LBBB_DIRS[1]))
-        _set_lobe(a, t, s, g, normal, 2, -mean_dir, 0.4 * amp_t[normal], J_POINT_S + 0.29 * stretch[normal],
-                  0.06 * stretch[normal], tp.T)
+        _set_lobe(a, t, s, g, normal, tp.LOBE_REPOL, -mean_dir, 0.4 * amp_t[normal],
+                  tp.J_POINT_S + 0.29 * stretch[normal], 0.06 * stretch[normal], tp.T)
     else:
-        a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * amp_t[normal, None]
-        t[np.ix_(normal, tc)] = J_POINT_S + delay + (tp.NORMAL_T[tc] - J_POINT_S) * stretch[normal, None]
-        s[np.ix_(normal, tc)] = tp.NORMAL_SIGMA[tc] * stretch[normal, None]
+        a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
+        a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * (amp_t * wave_jitter[tp.T])[normal, None]
+        if "RBBB" in labels or "IRBBB" in labels:
+            full = "RBBB" in labels
+            size = rng.uniform(0.5, 0.75) if full else rng.uniform(0.3, 0.45)
+            _set_lobe(a, t, s, g, normal, tp.LOBE_TERMINAL, _RBBB_DIR, size * amp_q[normal],
+                      tp.qrs_time(0.052 if full else 0.040, width), (0.014 if full else 0.011) * width, tp.QRS)
+        if "LAnFB" in labels:
+            _set_lobe(a, t, s, g, normal, tp.LOBE_INITIAL, _LANFB_INITIAL_DIR,
+                      rng.uniform(0.15, 0.25) * amp_q[normal], tp.qrs_time(-0.032, width), 0.008 * width, tp.ECTOPIC)
+        if "NSIVCB" in labels:
+            _set_lobe(a, t, s, g, normal, tp.LOBE_INITIAL, _SEPTAL_DIR, rng.uniform(0.25, 0.35) * amp_q[normal],
+                      tp.qrs_time(-0.040, width), 0.007 * width, tp.ECTOPIC)
+        if "QAb" in labels:
+            _set_lobe(a, t, s, g, normal, tp.LOBE_INITIAL, _QAB_DIRS[patient.qab_territory],
+                      rng.uniform(0.45, 0.7) * amp_q[normal], tp.qrs_time(-0.028, width), 0.012 * width, tp.ECTOPIC)
 
     # Premature ventricular beats: wide bizarre QRS along the ectopic direction, discordant T.
     pvc = np.flatnonzero(sched.kind == PVC)
@@ -121,8 +162,21 @@ def beat_parameters(
         d1 = np.asarray(patient.ectopic_dir)
         d2 = _unit(d1 + 0.6 * _unit(np.cross(d1, [0.0, 0.0, 1.0]) + 1e-6))
         amp_e = patient.size * jitter[pvc]
-        _set_lobe(a, t, s, g, pvc, 0, d1, 1.3 * amp_e, -0.03, 0.024, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, 1, d2, 0.85 * amp_e, 0.035, 0.026, tp.ECTOPIC)
-        _set_lobe(a, t, s, g, pvc, 2, -_unit(1.3 * d1 + 0.85 * d2), 0.45 * amp_e, J_POINT_S + 0.3 * stretch[pvc],
-                  0.08 * stretch[pvc], tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_1, d1, 1.8 * amp_e, -0.03, 0.024, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_2, d2, 1.2 * amp_e, 0.035, 0.026, tp.ECTOPIC)
+        _set_lobe(a, t, s, g, pvc, tp.LOBE_REPOL, -_unit(1.8 * d1 + 1.2 * d2), 0.6 * amp_e,
+                  tp.J_POINT_S + 0.3 * stretch[pvc], 0.08 * stretch[pvc], tp.ECTOPIC)
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}
+
+
+def _paced_beats(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: np.ndarray,
+                 amp_q: np.ndarray, stretch: np.ndarray, rng: np.random.Generator) -> None:
+    """Right-ventricular apical pacing: spike, wide superior-leftward-posterior QRS, discordant T."""
+    spike_dir = np.array([rng.normal(0.0, 1.0), rng.normal(-0.5, 1.0), rng.normal(0.0, 0.5)])
+    _set_lobe(a, t, s, g, rows, tp.LOBE_SPIKE, spike_dir, rng.uniform(2.5, 6.0), PACED_AV_SPIKE_S, 0.0006,
+              tp.ECTOPIC)
+    d1, d2 = _PACED_DIRS
+    _set_lobe(a, t, s, g, rows, tp.LOBE_DEPOL_1, d1, 1.0 * amp_q[rows], -0.02, 0.024, tp.ECTOPIC)
+    _set_lobe(a, t, s, g, rows, tp.LOBE_DEPOL_2, d2, 0.8 * amp_q[rows], 0.04, 0.026, tp.ECTOPIC)
+    _set_lobe(a, t, s, g, rows, tp.LOBE_REPOL, -_unit(_unit(d1) + _unit(d2)), 0.35 * amp_q[rows],
+              tp.J_POINT_S + 0.05 + 0.3 * stretch[rows], 0.08 * stretch[rows], tp.ECTOPIC)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -40,7 +40,7 @@ from threekg.errors import UsageError
 from threekg.leads import LEADS
 from threekg.progress import progress_bar
 from threekg.synth.generate import generate_records
-from threekg.synth.labels import CLASSES, FINDING_PREVALENCE, RHYTHM_PREVALENCE, RHYTHMS, class_codes
+from threekg.synth.labels import CLASSES, RHYTHMS, class_codes, resolve_prevalence
 
 GAIN_PER_MV = 1000
 RECORDS_PER_FOLDER = 1000
@@ -122,9 +122,10 @@ def _blas_single_thread() -> AbstractContextManager[Any]:
     return threadpool_limits(1)
 
 
-def _write_chunk(out: Path, indices: list[int], seed: int, fs: float, seconds: float, rpp: int) -> int:
+def _write_chunk(out: Path, indices: list[int], seed: int, fs: float, seconds: float, rpp: int,
+                 prevalence: dict[str, float]) -> int:
     with _blas_single_thread():
-        ecg, metas = generate_records(indices, seed, fs, seconds, rpp)
+        ecg, metas = generate_records(indices, seed, fs, seconds, rpp, prevalence=prevalence)
         for signal, meta in zip(ecg, metas, strict=True):
             base = record_path(out, meta["index"])
             base.parent.mkdir(parents=True, exist_ok=True)
@@ -132,8 +133,12 @@ def _write_chunk(out: Path, indices: list[int], seed: int, fs: float, seconds: f
     return len(indices)
 
 
-def _options(n: int, seed: int, fs: float, seconds: float, rpp: int) -> dict[str, Any]:
-    return {"seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": rpp}
+def _options(n: int, seed: int, fs: float, seconds: float, rpp: int,
+             prevalence: dict[str, float] | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {"seed": seed, "fs": fs, "seconds": seconds, "recordings_per_patient": rpp}
+    if prevalence is not None:
+        options["prevalence"] = prevalence
+    return options
 
 
 def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, Any] | None = None) -> None:
@@ -151,8 +156,8 @@ def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, 
         "options": options,
         **(about if about is not None else {
             "classes": {c: codes[c] for c in CLASSES},
-            "rhythm_prevalence": dict(zip(RHYTHMS, RHYTHM_PREVALENCE, strict=True)),
-            "finding_prevalence": FINDING_PREVALENCE,
+            "rhythm_prevalence": {c: p for c, p in options["prevalence"].items() if c in RHYTHMS},
+            "finding_prevalence": {c: p for c, p in options["prevalence"].items() if c not in RHYTHMS},
         }),
     }, indent=2).encode())
 
@@ -196,13 +201,18 @@ def write_challenge_tree(
     workers: int | None = None,
     progress: bool = True,
     generator: str = "dipole",
+    prevalence: Mapping[str, float] | None = None,
 ) -> Path:
     """Write records 0..n-1 of data set ``seed`` under ``out``; skips records already complete.
 
     ``workers``: processes (default: the number of CPUs); the output does not depend on it.
     ``generator``: ``dipole`` (this module) or ``deepfake`` (:mod:`threekg.synth.deepfake`).
+    ``prevalence``: class probabilities overriding the defaults (dipole only; e.g. ``{"AF": 0.2}``, see
+    :func:`threekg.synth.labels.resolve_prevalence`); part of the options a resumed run must repeat.
     Returns ``out`` as a Path.
     """
+    if prevalence is not None and generator != "dipole":
+        raise UsageError(f"prevalences apply to the labelled dipole generator, not {generator!r}")
     if generator == "deepfake":
         from threekg.synth.deepfake import write_deepfake_tree
 
@@ -212,17 +222,18 @@ def write_challenge_tree(
     _check_arguments(n, seed, fs, seconds, recordings_per_patient)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _check_options(out, n, _options(n, seed, fs, seconds, recordings_per_patient))
+    prev = resolve_prevalence(prevalence)
+    _check_options(out, n, _options(n, seed, fs, seconds, recordings_per_patient, prev))
     chunks = [todo for _, todo in missing_records(out, n, CHUNK)]
     todo = sum(len(c) for c in chunks)
     workers = workers or os.cpu_count() or 1
     with progress_bar(n, f"synth -> {out}", "rec", initial=n - todo, disable=not progress) as bar:
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
-                bar.update(_write_chunk(out, chunk, seed, fs, seconds, recordings_per_patient))
+                bar.update(_write_chunk(out, chunk, seed, fs, seconds, recordings_per_patient, prev))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(_write_chunk, out, c, seed, fs, seconds, recordings_per_patient)
+                futures = [pool.submit(_write_chunk, out, c, seed, fs, seconds, recordings_per_patient, prev)
                            for c in chunks]
                 for fut in futures:
                     bar.update(fut.result())

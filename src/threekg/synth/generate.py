@@ -8,6 +8,7 @@ the same record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,15 @@ from threekg.synth.beats import beat_parameters
 from threekg.synth.labels import class_codes, sample_labels, validate_labels
 from threekg.synth.noise import draw_noise
 from threekg.synth.patient import PatientParams, sample_patient, vary_recording
-from threekg.synth.render import RecordSpec, render, rotation_matrix
-from threekg.synth.rhythm import schedule_beats
+from threekg.synth.render import AtrialWaves, RecordSpec, render, rotation_matrix
+from threekg.synth.rhythm import BeatSchedule, schedule_beats
 
 AXIS_RANGES_DEG: dict[str, tuple[float, float]] = {"normal": (-15.0, 80.0), "LAD": (-75.0, -40.0),
-                                                   "RAD": (105.0, 160.0)}
-"""Frontal QRS axis ranges (criteria: LAD < -30, RAD > +90; normal -30 to +90, kept with margins)."""
+                                                   "RAD": (105.0, 160.0), "LAnFB": (-80.0, -52.0)}
+"""Frontal QRS axis ranges (criteria: LAD < -30, RAD > +90, LAnFB -45 to -90; normal -30 to +90, kept
+with margins)."""
+NORMAL_AXIS_DEG = (42.0, 30.0)
+"""Mean and s.d. of the frontal QRS axis drawn for records with a normal QRS (clipped to -15..80)."""
 LOW_VOLTAGE_MV = (0.25, 0.42)
 """LQRSV: largest limb-lead QRS peak-to-peak (criterion < 0.5 mV)."""
 
@@ -41,6 +45,27 @@ def patient_id(patient_index: int) -> str:
     return f"SYNP{patient_index + 1:06d}"
 
 
+def _atrial_waves(labels: list[str], sched: BeatSchedule, rng: np.random.Generator) -> AtrialWaves | None:
+    """Fibrillatory waves (AF: 5-7.5 Hz, 0.025-0.07 mV) or flutter waves (AFL: 0.08-0.2 mV), else None."""
+    if "AF" in labels:
+        f0, df, amp = rng.uniform(5.0, 7.5), rng.uniform(0.3, 1.0), rng.uniform(0.025, 0.07)
+        phases = rng.uniform(0, 2 * np.pi, 3)
+        direction = np.array([-0.35, 0.45, -0.8]) + rng.normal(0.0, 0.15, 3)
+        kind = "af"
+    elif "AFL" in labels:
+        assert sched.flutter is not None
+        cycle, trough = sched.flutter
+        f0, df, amp = 1.0 / cycle, 0.0, rng.uniform(0.08, 0.2)
+        phases = np.array([2 * np.pi * f0 * trough, 0.0, 0.0])
+        direction = np.array([0.1, 0.9, -0.4]) + rng.normal(0.0, 0.1, 3)
+        kind = "flutter"
+    else:
+        return None
+    d = direction / np.linalg.norm(direction)
+    return AtrialWaves(kind, float(f0), float(df), float(amp), float(phases[0]), float(phases[1]),
+                       float(phases[2]), (float(d[0]), float(d[1]), float(d[2])))
+
+
 def make_spec(
     patient: PatientParams,
     labels: list[str],
@@ -54,14 +79,23 @@ def make_spec(
     n = round(seconds * fs)
     sched = schedule_beats(labels, patient, seconds, rng)
     amp, centre, sigma, group, drawn = beat_parameters(labels, patient, sched, rng)
-    axis_key = "LAD" if "LAD" in labels else "RAD" if "RAD" in labels else "normal"
+    axis_key = "LAnFB" if "LAnFB" in labels else "LAD" if "LAD" in labels else "RAD" if "RAD" in labels \
+        else "normal"
     axis_u = float(rng.random())
+    # A normal QRS gets its frontal axis from the real distribution (PTB-XL NORM: median 42, IQR 16-62);
+    # a bundle-branch, non-specific or paced QRS keeps its own (clamped into the normal range).
+    drawn_axis = axis_key == "normal" and not ({"RBBB", "IRBBB", "LBBB", "NSIVCB", "PR"} & set(labels))
+    if drawn_axis:
+        lo, hi = AXIS_RANGES_DEG["normal"]
+        target = float(np.clip(NORMAL_AXIS_DEG[0] + NORMAL_AXIS_DEG[1] * rng.standard_normal(), lo, hi))
+        axis_u = (target - lo) / (hi - lo)
     low_v = float(rng.uniform(*LOW_VOLTAGE_MV))
-    fw = (float(rng.uniform(5.0, 7.5)), float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.025, 0.07)),
-          *(float(x) for x in rng.uniform(0, 2 * np.pi, 3)))
-    direction = np.array([-0.35, 0.45, -0.8]) + rng.normal(0.0, 0.15, 3)
-    direction /= np.linalg.norm(direction)
+    atrial = _atrial_waves(labels, sched, rng)
+    resp = (patient.resp_hz, float(rng.uniform(0, 2 * np.pi)), *np.deg2rad(patient.resp_axis_deg))
     noise_arr, levels = draw_noise(rng, fs, n, patient.mains_hz)  # last: noise=False keeps the rest
+    # the P wave of atrial premature beats comes from another focus; a junctional rhythm's is retrograde
+    ectopic_p = np.diag([1.0, -1.0, 1.0]) if "Brady" in labels else \
+        rotation_matrix((0.0, 0.0, patient.pac_p_rotation_deg))
     spec = RecordSpec(
         r_times=sched.r_times,
         amp=amp,
@@ -69,14 +103,14 @@ def make_spec(
         sigma=sigma,
         group=group,
         rotation=rotation_matrix(patient.rotation_deg),
-        pac_rotation=rotation_matrix((0.0, 0.0, patient.pac_p_rotation_deg)),
+        pac_rotation=ectopic_p,
         axis_range_deg=AXIS_RANGES_DEG[axis_key],
         axis_u=axis_u,
-        normal_axis=axis_key == "normal",
+        normal_axis=axis_key == "normal" and not drawn_axis,
         low_voltage_mv=low_v if "LQRSV" in labels else None,
-        normal_qrs=not ({"RBBB", "LBBB"} & set(labels)),
-        fwave=(fw[0], fw[1], fw[2], fw[3], fw[4], fw[5], (direction[0], direction[1], direction[2]))
-        if "AF" in labels else None,
+        normal_qrs=not ({"RBBB", "LBBB", "NSIVCB", "PR"} & set(labels)),
+        atrial=atrial,
+        resp=(float(resp[0]), float(resp[1]), float(resp[2]), float(resp[3])),
         noise=noise_arr if noise else None,
     )
     codes = class_codes()
@@ -116,14 +150,18 @@ def generate_record(
     return ecg[0], meta
 
 
-def record_plan(index: int, seed: int, recordings_per_patient: int = 1) -> tuple[PatientParams, list[str]]:
-    """The patient (with this recording's small variations) and labels of record ``index`` of a data set."""
+def record_plan(index: int, seed: int, recordings_per_patient: int = 1,
+                prevalence: Mapping[str, float] | None = None) -> tuple[PatientParams, list[str]]:
+    """The patient (with this recording's small variations) and labels of record ``index`` of a data set.
+
+    ``prevalence``: every class's probability (default: :func:`threekg.synth.labels.default_prevalence`).
+    """
     if recordings_per_patient < 1:
         raise ValueError(f"recordings_per_patient must be >= 1, got {recordings_per_patient}")
     p_index, visit = divmod(index, recordings_per_patient)
     prng = patient_rng(seed, p_index)
     patient = sample_patient(prng, patient_id(p_index))
-    labels = sample_labels(prng)
+    labels = sample_labels(prng, prevalence)
     if visit > 0:
         patient = vary_recording(patient, np.random.default_rng([seed, p_index, 2, visit]))
     return patient, labels
@@ -136,11 +174,15 @@ def generate_records(
     seconds: float = 10.0,
     recordings_per_patient: int = 1,
     noise: bool = True,
+    prevalence: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Records ``indices`` of data set ``seed``, rendered as one vectorised batch: ((N, 12, T) mV, metas)."""
+    """Records ``indices`` of data set ``seed``, rendered as one vectorised batch: ((N, 12, T) mV, metas).
+
+    ``prevalence``: every class's probability (see :func:`threekg.synth.labels.resolve_prevalence`).
+    """
     specs, metas = [], []
     for index in indices:
-        patient, labels = record_plan(index, seed, recordings_per_patient)
+        patient, labels = record_plan(index, seed, recordings_per_patient, prevalence)
         spec, meta = make_spec(patient, labels, fs, seconds, record_rng(seed, index), noise)
         specs.append(spec)
         metas.append({"index": int(index), **meta})
@@ -157,13 +199,14 @@ def generate_batch(
     seconds: float = 10.0,
     recordings_per_patient: int = 1,
     noise: bool = True,
+    prevalence: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, list[list[str]], list[dict[str, Any]]]:
-    """The first ``n`` records of data set ``seed`` in memory.
+    """The first ``n`` records of data set ``seed`` in memory (``prevalence``: as :func:`generate_records`).
 
     Returns:
         signals: (n, 12, T) float32, mV, LEADS order.
         labels: per record, its class names (rhythm first).
         meta: per record, the metadata of :func:`generate_record` plus ``index``.
     """
-    ecg, metas = generate_records(range(n), seed, fs, seconds, recordings_per_patient, noise)
+    ecg, metas = generate_records(range(n), seed, fs, seconds, recordings_per_patient, noise, prevalence)
     return ecg.astype(np.float32), [m["labels"] for m in metas], metas

@@ -24,16 +24,19 @@ class PatientParams:
     size: float  # depolarisation amplitude factor (heart size x body habitus), ~0.65-1.35
     p_amp: float  # P-wave amplitude factor
     t_amp: float  # T-wave amplitude factor
-    qrs_width: float  # QRS duration factor, 0.97-1.15
-    p_width: float  # P-wave duration factor, 0.85-1.15
-    pr_shift: float  # s added to the template PR interval (negative = shorter), normal range
+    qrs_width: float  # QRS duration factor, 0.9-1.05
+    p_width: float  # P-wave duration factor, 1.0-1.2
+    pr_shift: float  # s taken off the template PR interval (positive = shorter), -0.01..0.02
     hr_quantile: float  # position of the heart rate inside the rhythm's range, 0-1
     qtc_quantile: float  # position of QTc inside the normal or long-QT range, 0-1
-    hrv: float  # relative respiratory RR modulation of a normal sinus rhythm, 0.005-0.025
+    hrv: float  # relative respiratory RR modulation of a sinus rhythm (log-uniform 0.012-0.06)
+    rr_jitter: float  # relative beat-to-beat RR noise, 0.004-0.012
     resp_hz: float  # breathing rate, Hz
+    resp_axis_deg: tuple[float, float]  # respiratory swing of the heart vector about X and Z, degrees
     mains_hz: float  # 50 or 60 Hz (where the patient is recorded)
     ectopic_dir: tuple[float, float, float]  # unit vector of the premature ventricular activation
     pac_p_rotation_deg: float  # rotation of the P vector of atrial premature beats (ectopic focus)
+    qab_territory: str  # where an old infarct would be: "inferior" | "anterior"
 
 
 def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientParams:
@@ -52,16 +55,19 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
         size=size,
         p_amp=float(rng.uniform(0.75, 1.3)),
         t_amp=float(rng.uniform(0.7, 1.3)),
-        qrs_width=float(rng.uniform(0.97, 1.15)),
-        p_width=float(rng.uniform(0.85, 1.15)),
-        pr_shift=float(rng.uniform(-0.025, 0.015)),
+        qrs_width=float(rng.uniform(0.9, 1.05)),
+        p_width=float(rng.uniform(1.0, 1.2)),
+        pr_shift=float(rng.uniform(-0.01, 0.02)),
         hr_quantile=float(rng.random()),
         qtc_quantile=float(rng.random()),
-        hrv=float(rng.uniform(0.005, 0.025)),
+        hrv=float(np.exp(rng.uniform(np.log(0.012), np.log(0.06)))),
+        rr_jitter=float(rng.uniform(0.004, 0.012)),
         resp_hz=float(rng.uniform(0.2, 0.33)),
+        resp_axis_deg=(float(rng.uniform(1.0, 3.0)), float(rng.uniform(1.0, 3.0))),
         mains_hz=50.0 if rng.random() < 0.6 else 60.0,
         ectopic_dir=(float(ect[0]), float(ect[1]), float(ect[2])),
         pac_p_rotation_deg=float(rng.choice([-1.0, 1.0]) * rng.uniform(60, 150)),
+        qab_territory="inferior" if rng.random() < 0.5 else "anterior",
     )
 
 

@@ -25,6 +25,25 @@ R_V5_RANGE_MV = (0.6, 2.3)
 
 
 @dataclass(frozen=True)
+class AtrialWaves:
+    """Atrial activity without P waves, along ``direction`` (unit VCG vector).
+
+    ``kind="af"``: fibrillatory waves, frequency ``f0`` +- ``df`` Hz (slowly varying), amplitude ``amp``.
+    ``kind="flutter"``: a sawtooth at ``f0`` Hz (no variation), locked to the beats by ``phase``
+    (the wave's trough at t = ``phase`` / (2 pi f0) s).
+    """
+
+    kind: str
+    f0: float
+    df: float
+    amp: float
+    phase: float
+    amp_phase: float
+    harmonic_phase: float
+    direction: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class RecordSpec:
     """Everything random about one record, drawn from its own generator; rendering is deterministic."""
 
@@ -40,7 +59,8 @@ class RecordSpec:
     normal_axis: bool  # True: keep the natural axis and only clamp it into the range
     low_voltage_mv: float | None  # LQRSV: target max limb QRS peak-to-peak; None: normal voltage
     normal_qrs: bool  # False for bundle branch blocks (R in V5 not constrained)
-    fwave: tuple[float, float, float, float, float, float, tuple[float, float, float]] | None
+    atrial: AtrialWaves | None  # fibrillatory or flutter waves, or None
+    resp: tuple[float, float, float, float]  # breathing Hz, phase rad, swing about X and Z (rad)
     noise: np.ndarray | None  # (12, T) mV in lead space (Einthoven-consistent), or None
 
 
@@ -107,16 +127,33 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
     return flat.reshape(len(specs), tp.N_GROUPS, 3, m)[..., pad : pad + n]
 
 
-def _fwaves(spec: RecordSpec, fs: float, n: int) -> np.ndarray:
-    """Fibrillatory waves (3, T): 4-9 Hz, frequency and amplitude slowly modulated, mV."""
-    assert spec.fwave is not None
-    f0, df, amp, phase, amp_phase, harmonic_phase, direction = spec.fwave
+def _atrial_waves(spec: RecordSpec, fs: float, n: int) -> np.ndarray:
+    """Fibrillatory (4-9 Hz, frequency and amplitude slowly modulated) or flutter (sawtooth) waves (3, T), mV."""
+    w = spec.atrial
+    assert w is not None
     t = np.arange(n) / fs
-    freq = f0 + df * np.sin(2 * np.pi * 0.1 * t + phase)
-    phi = 2 * np.pi * np.cumsum(freq) / fs + phase
-    envelope = amp * (1.0 + 0.3 * np.sin(2 * np.pi * 0.2 * t + amp_phase))
-    wave = envelope * (np.sin(phi) + 0.25 * np.sin(2 * phi + harmonic_phase))
-    return np.asarray(direction)[:, None] * wave[None, :]
+    if w.kind == "flutter":
+        phi = 2 * np.pi * w.f0 * t - w.phase + np.pi
+        # a rounded sawtooth (4 harmonics falling as k^-1.6): slow descent to the trough at phi = pi, then a
+        # quick rise; along +Y this gives the negative flutter waves of II, III and aVF of typical flutter
+        wave = -w.amp * 0.75 * sum(((-1) ** (k + 1)) * np.sin(k * phi) / k**1.6 for k in range(1, 5))
+    else:
+        freq = w.f0 + w.df * np.sin(2 * np.pi * 0.1 * t + w.phase)
+        phi = 2 * np.pi * np.cumsum(freq) / fs + w.phase
+        envelope = w.amp * (1.0 + 0.3 * np.sin(2 * np.pi * 0.2 * t + w.amp_phase))
+        wave = envelope * (np.sin(phi) + 0.25 * np.sin(2 * phi + w.harmonic_phase))
+    return np.asarray(w.direction)[:, None] * wave[None, :]
+
+
+_KX = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+_KZ = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def _breathing(vcg: np.ndarray, resp: tuple[float, float, float, float], fs: float) -> np.ndarray:
+    """Respiratory swing of the heart vector: small rotations about X and Z, (3, T) -> (3, T)."""
+    hz, phase, ax, az = resp
+    osc = np.sin(2 * np.pi * hz * np.arange(vcg.shape[1]) / fs + phase)
+    return vcg + (ax * osc) * (_KX @ vcg) + (az * osc) * (_KZ @ vcg)
 
 
 def _frontal_axis(vcg_area: np.ndarray) -> np.ndarray:
@@ -167,8 +204,9 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
                 scale = float(min(max(1.0, lo), hi))
         t_scale = min(1.0, scale)
         vcg = rot @ (p + spec.pac_rotation @ ep) + scale * qrs + t_scale * (rot @ t) + min(1.0, scale) * (rot @ e)
-        if spec.fwave is not None:
-            vcg = vcg + _fwaves(spec, fs, n)
+        vcg = _breathing(vcg, spec.resp, fs)
+        if spec.atrial is not None:
+            vcg = vcg + _atrial_waves(spec, fs, n)
         out[i] = vcg_to_ecg(vcg)
         if spec.noise is not None:
             out[i] += spec.noise
