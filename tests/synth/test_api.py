@@ -117,6 +117,15 @@ def test_record_independent_of_batch_composition() -> None:
     assert meta_part[0]["labels"] == meta_whole[4]["labels"]
 
 
+def test_a_wave_just_outside_the_record_stays_in_its_own_row() -> None:
+    """Regression: record 1023 of seed 1 at 100 Hz has a wave centred just past its end, whose
+    window overran the padded row (a crash at the end of a batch; the next record's row otherwise)."""
+    alone, _ = generate_records([1023], seed=1, fs=100, seconds=10)
+    batch, _ = generate_records(range(1020, 1024), seed=1, fs=100, seconds=10)
+    assert np.isfinite(alone).all()
+    np.testing.assert_array_equal(batch[3], alone[0])
+
+
 def test_noise_free_is_the_same_record_without_noise() -> None:
     noisy, _ = generate_records([3], seed=5)
     clean, _ = generate_records([3], seed=5, noise=False)

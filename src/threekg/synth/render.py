@@ -98,8 +98,12 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
     # half-width: where the Gaussian falls below 0.25 uV (at most 4 sigma), on the geometric grid
     reach = np.minimum(4.0, np.sqrt(2.0 * np.log(np.maximum(np.abs(amp[on_all]) / _NEGLIGIBLE_MV, 1.0))))
     level[on_all] = np.ceil(np.log(np.maximum(reach * sig[on_all] * fs, 1.0)) / np.log(_WINDOW_GRID))
-    pad = int(np.ceil(_WINDOW_GRID ** level.max())) + 1
-    m = n + 2 * pad  # padded length: windows never fall outside, so no masking is needed
+    # A visible wave's centre lies up to `half` samples outside [0, n) and its window reaches `half`
+    # further: a pad of 2 x half (+ rounding) keeps every window inside its own record's row, so no
+    # masking is needed (with one `half` of pad, a wave just past the end spilled into the next
+    # record's row, or past the array: seed 1, record 1023 at 100 Hz).
+    pad = 2 * int(np.ceil(_WINDOW_GRID ** level.max())) + 2
+    m = n + 2 * pad
     index_parts, value_parts = [], []
     for c in range(tp.N_COLUMNS):
         for lev in np.unique(level[on_all[:, c], c]):
