@@ -35,6 +35,7 @@ from threekg import __version__
 from threekg.data import open_dataset
 from threekg.data.dataset import PreparedDataset
 from threekg.data.normalize import NORMALIZATIONS
+from threekg.errors import DataError, UsageError
 from threekg.evaluate.embeddings import NonFiniteSignalError, crop_starts, dataset_fingerprint, embed
 from threekg.models.source import EncoderSource, open_encoder_source
 from threekg.progress import progress_bar
@@ -61,7 +62,7 @@ def open_embeddings(out: str | Path) -> Embeddings:
     out = Path(out)
     if not (out / INFO).is_file():
         state = "an unfinished run (re-run `threekg embed` to finish it)" if (out / PROGRESS).is_file() else "absent"
-        raise ValueError(f"{out}: no {INFO}; the embeddings are {state}")
+        raise DataError(f"{out}: no {INFO}; the embeddings are {state}")
     info = json.loads((out / INFO).read_text(encoding="utf-8"))
     z = np.load(out / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
     records = pd.read_csv(out / RECORDS, dtype={"record": str, "patient_id": str}, keep_default_na=False)
@@ -79,7 +80,7 @@ def resolve_crop(source: EncoderSource, crop_seconds: float | Literal["encoder"]
     if crop_seconds is None or crop_seconds == 0:
         return None
     if not crop_seconds > 0:
-        raise ValueError(f"crop_seconds must be > 0 (or 0 for the whole record), got {crop_seconds}")
+        raise UsageError(f"crop_seconds must be > 0 (or 0 for the whole record), got {crop_seconds}")
     return float(crop_seconds)
 
 
@@ -91,19 +92,19 @@ def check_input(source: EncoderSource, ds: PreparedDataset, crop_samples: int | 
     """
     spec, enc, data = source.input, source.path, ds.path
     if spec.get("fs") and abs(float(spec["fs"]) - float(ds.fs)) > 1e-6:
-        raise ValueError(f"encoder {enc} was pretrained on {float(spec['fs']):g} Hz input but dataset {data} is at "
-                         f"{ds.fs:g} Hz; prepare the records with `threekg prepare ... --fs {float(spec['fs']):g}`")
+        raise DataError(f"encoder {enc} was pretrained on {float(spec['fs']):g} Hz input but dataset {data} is at "
+                        f"{ds.fs:g} Hz; prepare the records with `threekg prepare ... --fs {float(spec['fs']):g}`")
     data_leads = list(ds.manifest.get("leads") or [])
     if spec.get("leads") and data_leads and list(spec["leads"]) != data_leads:
-        raise ValueError(f"encoder {enc} expects leads {','.join(spec['leads'])} but dataset {data} has "
-                         f"{','.join(data_leads)}")
+        raise DataError(f"encoder {enc} expects leads {','.join(spec['leads'])} but dataset {data} has "
+                        f"{','.join(data_leads)}")
     channels = int(source.config.get("in_channels") or ds.signals.shape[1])
     if channels != ds.signals.shape[1]:
-        raise ValueError(f"encoder {enc} takes {channels} leads but dataset {data} has {ds.signals.shape[1]}")
+        raise DataError(f"encoder {enc} takes {channels} leads but dataset {data} has {ds.signals.shape[1]}")
     if crop_samples is not None and crop_samples > ds.n_samples:
-        raise ValueError(f"crops of {crop_samples} samples ({crop_samples / ds.fs:g} s) for encoder {enc} are longer "
-                         f"than the records of dataset {data} ({ds.n_samples} samples, {ds.n_samples / ds.fs:g} s); "
-                         "pass --crop-seconds 0 to embed whole records")
+        raise DataError(f"crops of {crop_samples} samples ({crop_samples / ds.fs:g} s) for encoder {enc} are longer "
+                        f"than the records of dataset {data} ({ds.n_samples} samples, {ds.n_samples / ds.fs:g} s); "
+                        "pass --crop-seconds 0 to embed whole records")
 
 
 def _write_json(obj: dict[str, Any], path: Path) -> None:
@@ -127,17 +128,17 @@ def _start(out: Path, identity: dict[str, Any], key: dict[str, Any], shape: tupl
         if (out / name).is_file():
             state = json.loads((out / name).read_text(encoding="utf-8"))
             if state.get("key") != key:
-                raise ValueError(f"{out} holds embeddings of another encoder, dataset or crop ({out / name}); "
+                raise UsageError(f"{out} holds embeddings of another encoder, dataset or crop ({out / name}); "
                                  "choose another --out or pass --overwrite")
             if done:
                 return None, shape[0]
             z = np.load(out / EMBEDDINGS, mmap_mode="r+", allow_pickle=False)
             if z.shape != shape or z.dtype != np.float32:
-                raise ValueError(f"{out / EMBEDDINGS}: {z.shape} {z.dtype}, expected {shape} float32; pass --overwrite")
+                raise UsageError(f"{out / EMBEDDINGS}: {z.shape} {z.dtype}, expected {shape} float32; pass --overwrite")
             return z, int(state["rows_done"])
     stray = [n for n in ours if (out / n).exists()]
     if stray:
-        raise ValueError(f"{out} already has {', '.join(stray)} without {PROGRESS} or {INFO}; pass --overwrite")
+        raise UsageError(f"{out} already has {', '.join(stray)} without {PROGRESS} or {INFO}; pass --overwrite")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / (RECORDS + ".tmp")
     records.to_csv(tmp, index_label="row")
@@ -169,7 +170,7 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
     ``out`` that holds other embeddings.
     """
     if batch_size < 1 or chunk_batches < 1:
-        raise ValueError(f"batch_size and chunk_batches must be >= 1, got {batch_size}, {chunk_batches}")
+        raise UsageError(f"batch_size and chunk_batches must be >= 1, got {batch_size}, {chunk_batches}")
     out = Path(out)
     source = encoder if isinstance(encoder, EncoderSource) else open_encoder_source(encoder)
     ds = open_dataset(data)
@@ -178,8 +179,8 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
     check_input(source, ds, crop)
     normalize = str(source.input.get("normalize") or "none")
     if normalize not in NORMALIZATIONS:
-        raise ValueError(f"encoder {source.path} was pretrained with input normalisation {normalize!r}, which this "
-                         f"threekg does not know ({', '.join(NORMALIZATIONS)})")
+        raise DataError(f"encoder {source.path} was pretrained with input normalisation {normalize!r}, which this "
+                        f"threekg does not know ({', '.join(NORMALIZATIONS)})")
     module = source.load(device)
     dim = int(getattr(module, "embed_dim"))  # noqa: B009 (nn.Module attributes are typed as Tensor | Module)
     identity = {
@@ -210,8 +211,8 @@ def embed_dataset(data: str | Path, encoder: str | Path | EncoderSource, out: st
                                 normalize=normalize)
             except NonFiniteSignalError as err:
                 names = [str(ds.records["record"].iloc[i + r]) for r in err.rows[:10]]
-                raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
-                                 "the dataset is damaged; prepare it again") from None
+                raise DataError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {names}: "
+                                "the dataset is damaged; prepare it again") from None
             z.flush()  # type: ignore[attr-defined]
             _write_json({"key": key, "identity": identity, "rows_done": j}, out / PROGRESS)
             bar.update(j - i)

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from threekg.augment import WINDOW_MODES, window_pair, window_span
+from threekg.augment import WINDOW_MODES, window_pair, window_span, window_starts
 
 
 def ramp(b: int, t: int) -> torch.Tensor:
@@ -89,3 +89,20 @@ def test_window_draws_come_from_the_generator() -> None:
         one = window_pair(x, 100, mode, 50 if mode == "random" else 0, torch.Generator().manual_seed(7))
         two = window_pair(x, 100, mode, 50 if mode == "random" else 0, torch.Generator().manual_seed(7))
         assert all(torch.equal(u, v) for u, v in zip(one, two, strict=True))
+
+
+@pytest.mark.parametrize("mode, min_offset", [("same", 0), ("adjacent", 0), ("random", 2), ("random", 0)])
+def test_numpy_starts_have_the_same_distribution_as_the_torch_pairs(mode: str, min_offset: int) -> None:
+    """The loader's NumPy draw and window_pair's torch draw: same support, same frequencies (chi-square)."""
+    t, length, n = 16, 10 if mode != "adjacent" else 5, 40000
+    a = window_starts(np.random.default_rng(0), n, t, length, mode, min_offset)
+    b = window_pair(ramp(n, t), length, mode, min_offset, torch.Generator().manual_seed(1),
+                    return_params=True)[2]["starts"].numpy()
+    ca, cb = (np.unique(s, axis=0, return_counts=True) for s in (a, b))
+    assert np.array_equal(ca[0], cb[0])  # the same allowed pairs
+    expected = (ca[1] + cb[1]) / 2
+    chi2 = float((((ca[1] - expected) ** 2 + (cb[1] - expected) ** 2) / expected).sum())
+    assert chi2 < 3 * max(len(expected), 1) + 20, chi2  # far below what a different distribution gives
+    if mode != "same":
+        gap = np.abs(a[:, 1] - a[:, 0])
+        assert (gap >= (length if mode == "adjacent" else min_offset)).all()

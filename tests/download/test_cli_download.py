@@ -38,10 +38,11 @@ def test_cli_success_then_failure_exit_codes(challenge_tree: Path, tmp_path: Pat
         assert f"{n} files; {n} downloaded" in out and "0 failed" in out
         cfg.corrupt.add(f"challenge-2020/1.0.2/{BIG}")
         (tmp_path / "d" / BIG).unlink()
-        assert main([*args, "--retries", "0"]) == 1
+        assert main([*args, "--retries", "0"]) == 2
         captured = capsys.readouterr()
         assert "FAILED " + BIG in captured.out and "checksum mismatch" in captured.out
         assert "Traceback" not in captured.err
+        assert captured.err.strip().startswith("threekg download: error: 1 file(s) not in place")
 
 
 def test_cli_unreachable_server_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

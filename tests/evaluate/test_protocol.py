@@ -49,3 +49,20 @@ def test_saved_subset_is_reused(tmp_path) -> None:
     a = load_or_make_subset(rec, y, 0.1, 0, "ds", tmp_path)
     b = load_or_make_subset(rec, y, 0.1, 0, "ds", tmp_path)
     assert (a == b).all() and (tmp_path / "subsets" / "frac0.1_seed0.csv").exists()
+
+
+def test_a_saved_subset_from_a_changed_split_is_drawn_again(tmp_path, caplog) -> None:
+    """Records left out of the training split since the subset was saved (new labels excluded them)
+    must not be used: the subset is drawn again from the current split, with a warning."""
+    rng = np.random.default_rng(3)
+    y = rng.random((400, 5)) < 0.2
+    rec = pd.Series([f"r{i}" for i in range(400)])
+    first = load_or_make_subset(rec, y, 0.1, 0, "ds", tmp_path)
+    keep = np.setdiff1d(np.arange(400), first[:3])  # three subset records leave the split
+    with caplog.at_level("WARNING"):
+        again = load_or_make_subset(rec[keep].reset_index(drop=True), y[keep], 0.1, 0, "ds", tmp_path)
+    assert "drawn again" in caplog.text
+    names = set(rec[keep].iloc[again])
+    assert names <= set(rec[keep]) and len(again) >= 30
+    saved = pd.read_csv(tmp_path / "subsets" / "frac0.1_seed0.csv", dtype=str)["record"]
+    assert set(saved) == names  # the file now holds the new draw

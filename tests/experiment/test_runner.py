@@ -96,3 +96,41 @@ def test_a_new_result_revision_reruns_that_kind_only(tmp_path: Path, monkeypatch
     run_steps(p.steps, state)
     assert p.calls == [("b", False)]  # a (synth) reused, b (prepare) recomputed
     assert steps_module.RESULT_REVISIONS["evaluate"] >= 2
+
+
+def test_keep_runs_keeps_a_finished_pretraining_run_whose_options_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--keep-runs: a finished pretraining run is used as it is; everything else still follows its
+    fingerprint, and without the flag the run is trained again."""
+
+    def pipeline(option: int) -> tuple[list[Step], list[str]]:
+        calls: list[str] = []
+        run_out, ev_out = tmp_path / "run.txt", tmp_path / "eval.txt"
+
+        def run_pre(resume: bool) -> None:
+            calls.append("pretrain")
+            run_out.write_text(f"weights{option}")
+
+        def run_eval(resume: bool) -> None:
+            calls.append("evaluate")
+            ev_out.write_text(run_out.read_text() + f"+eval{option}")
+
+        pre = Step("pretrain/x", "pretrain", run_out, {"lr": option}, run_pre, run_out.exists,
+                   lambda: file_digest(run_out))
+        ev = Step("evaluate", "evaluate", ev_out, {"n": option}, run_eval, ev_out.exists,
+                  lambda: file_digest(ev_out), upstream=[pre])
+        return [pre, ev], calls
+
+    state = tmp_path / "state"
+    steps, _ = pipeline(1)
+    run_steps(steps, state)
+    steps, calls = pipeline(2)
+    with caplog.at_level("WARNING"):
+        run_steps(steps, state, keep_runs=True)
+    assert calls == ["evaluate"]
+    assert (tmp_path / "eval.txt").read_text() == "weights1+eval2"
+    assert "pretrain/x: kept as it is" in caplog.text
+    steps, calls = pipeline(2)
+    run_steps(steps, state)  # without the flag the changed run is trained again
+    assert calls == ["pretrain", "evaluate"]

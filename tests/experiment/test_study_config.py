@@ -51,3 +51,19 @@ def test_yaml_is_data_not_code(tmp_path: Path) -> None:
 def test_source_override_replaces_the_data_source(tmp_path: Path) -> None:
     cfg = load_config(study_path("paper"), base_dir=tmp_path, source=tmp_path / "raw")
     assert cfg.data.source == tmp_path / "raw" and cfg.data.synth is None
+
+
+def test_a_synthetic_corpus_of_an_older_dipole_model_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The synth step's fingerprint carries the dipole model's revision (not the DeepFake one's)."""
+    from threekg.experiment.plan import build_plan
+    from threekg.synth import challenge
+
+    def synth_fingerprint() -> str:
+        cfg = load_config(study_path("demo"), out=tmp_path, base_dir=Path.cwd())
+        return next(s for s in build_plan(cfg) if s.kind == "synth").fingerprint()
+
+    before = synth_fingerprint()
+    monkeypatch.setattr(challenge, "DIPOLE_REVISION", challenge.DIPOLE_REVISION + 1)
+    assert synth_fingerprint() != before

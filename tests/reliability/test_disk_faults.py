@@ -205,7 +205,7 @@ def test_download_disk_full_keeps_part_files_unverified_and_rerun_finishes(tmp_p
     assert {rel: (dest / rel).read_bytes() for rel in files} == files
 
 
-# -- the CLI: one line naming the path and the reason, non-zero exit -------------------------------
+# -- the CLI: one line naming the path and the reason, exit 2 --------------------------------------
 
 def _cli_cases(base: Path, tmp_path: Path, url: str) -> dict[str, tuple[list[str], Path]]:
     """command -> (argv with OUT as the output placeholder, what is expected to be named)."""
@@ -260,7 +260,7 @@ def test_cli_reports_disk_faults_in_one_line(base: Path, tmp_path: Path, command
         roots = [str(out), tempfile.gettempdir()] if fault == "disk_full" else []  # /tmp: the same disk
         outcome = killing.run(f"{__name__}:run_cli_with_fault", argv, roots, BUDGETS[command], log=log)
     text = log.read_text()
-    assert outcome.exitcode not in (0, None), f"exit {outcome.exitcode}: {text[-2000:]}"
+    assert outcome.exitcode == 2, f"exit {outcome.exitcode}: {text[-2000:]}"  # the user can fix it: exit 2
     assert "Traceback" not in text, f"a traceback instead of a one-line error:\n{text[-3000:]}"
     lines = [ln for ln in re.split(r"[\r\n]", text) if ln.strip()]
     reason = "No space left on device" if fault == "disk_full" else UNWRITABLE

@@ -70,7 +70,7 @@ def test_cli_reports_malformed_file_on_stderr(tmp_path: Path, capsys: pytest.Cap
     del doc["runs"][0]["per_class_auroc"]
     folder = write_metrics(tmp_path / "bad", doc)
     (folder / "metrics.json").write_text(json.dumps(doc))
-    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 1
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
     assert "metrics.json" in err and "runs[0].per_class_auroc" in err
     assert not (tmp_path / "r.html").exists()
@@ -83,10 +83,10 @@ def test_unknown_schema_version_is_refused_in_one_line(
     doc = make_metrics(fractions=(0.1,), seeds=(0,))
     doc["schema_version"] = version
     folder = write_metrics(tmp_path / "future", doc)
-    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 1
+    assert main(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
-    assert err.startswith(f"error: {folder / 'metrics.json'}: schema_version: version {version!r} is unknown")
+    assert err.startswith(f"threekg report: error: {folder / 'metrics.json'}: schema_version: version {version!r} is unknown")
     assert "reads version 1" in err and not (tmp_path / "r.html").exists()
 
 

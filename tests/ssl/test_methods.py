@@ -89,29 +89,30 @@ def test_registry_accepts_new_methods_and_rejects_bad_names_and_options() -> Non
 
 
 @pytest.mark.parametrize("name", ["3kg", "3kg-spatial", "simclr"])
-def test_shortcut_free_windows_cut_two_windows_then_augment_each(name: str) -> None:
-    from threekg.augment import window_pair
-
+def test_shortcut_free_views_augment_each_of_the_two_windows(name: str) -> None:
+    """The loader hands two windows end to end (B, 12, 2L); each half is augmented on its own."""
     method = build_method(name, fs=100.0, windows="adjacent")
-    assert method.loader_samples(100, 1000) == 200
+    assert method.loader_samples(100, 1000) == 200 and method.loader_windows() == ("adjacent", 100, 0)
     data = batch(t=200)
     views, indexes = method.make_views(data, gen(2))
     assert views.shape == (8, 12, 100) and indexes.tolist() == [10, 11, 12, 13] * 2
     g = gen(2)
-    first, second = window_pair(data["x"], 100, "adjacent", 0, g)[:2]
     pipe = build_pipeline(name, fs=100.0)
-    expected = torch.cat([pipe(first, generator=g), pipe(second, generator=g)])
+    expected = torch.cat([pipe(data["x"][..., :100], generator=g), pipe(data["x"][..., 100:], generator=g)])
     torch.testing.assert_close(views, expected, rtol=0, atol=0)
 
 
-def test_random_windows_read_the_whole_recording_and_respect_the_offset() -> None:
+def test_random_windows_and_their_offset() -> None:
     method = build_method("3kg", fs=100.0, windows="random", min_offset_seconds=2.5)
-    assert method.loader_samples(250, 1000) == 1000
+    assert method.loader_samples(250, 1000) == 500 and method.loader_windows() == ("random", 250, 250)
     assert "at least 2.5 s apart" in method.describe()
     with pytest.raises(ValueError, match="need 1150 samples"):
         build_method("3kg", fs=100.0, windows="random", min_offset_seconds=9.0).loader_samples(250, 1000)
-    views, _ = method.make_views(batch(t=1000), gen(0))
+    views, _ = method.make_views(batch(t=500), gen(0))
     assert views.shape == (8, 12, 250)
+    with pytest.raises(ValueError, match=r"two windows end to end, \(B, 12, 2 x 250\)"):
+        method.make_views(batch(t=1000), gen(0))
+    assert build_method("3kg", fs=100.0, windows="same").loader_windows() is None
 
 
 def test_window_options_are_checked() -> None:
@@ -121,25 +122,32 @@ def test_window_options_are_checked() -> None:
         build_method("3kg", fs=100.0, windows="adjacent", n_views=3)
     with pytest.raises(ValueError, match="used by windows='random' only"):
         build_method("3kg", fs=100.0, windows="adjacent", min_offset_seconds=1.0)
-    with pytest.raises(ValueError, match="call loader_samples"):
-        build_method("3kg", fs=100.0, windows="adjacent").make_views(batch(), gen())
 
 
 def test_default_windows_are_random_and_one_view_apart(caplog: pytest.LogCaptureFixture) -> None:
     """The default (chosen by the ptbxl-500 study): two windows that never overlap."""
-    from threekg.augment import window_pair
-
     method = build_method("3kg", fs=100.0)
-    assert method.windows == "random" and method.loader_samples(250, 1000) == 1000 and method.min_offset == 250
-    data = batch(t=1000)
-    views, _ = method.make_views(data, gen(4))
-    g = gen(4)
-    first, second, p = window_pair(data["x"], 250, "random", 250, g, return_params=True)
-    assert (p["starts"][:, 0] - p["starts"][:, 1]).abs().min() >= 250
-    pipe = build_pipeline("3kg", fs=100.0)
-    torch.testing.assert_close(views, torch.cat([pipe(first, generator=g), pipe(second, generator=g)]),
-                               rtol=0, atol=0)
+    assert method.windows == "random" and method.loader_samples(250, 1000) == 500 and method.min_offset == 250
     short = build_method("simclr", fs=100.0)
     with caplog.at_level("WARNING"):
-        assert short.loader_samples(250, 400) == 400
+        assert short.loader_samples(250, 400) == 500
     assert short.min_offset == 150 and "only 150 samples apart" in caplog.text
+
+
+def test_3kg_strengths_and_the_papers_recipe_by_name() -> None:
+    """`3kg` (and its ablations) rotate by up to 15 deg and scale by up to 1.2; `3kg-paper` keeps
+    the paper's 45 deg / [1, 1.5] (method.md section 2) and time-aligned views."""
+    from threekg.augment import PIPELINES, THREEKG_STRENGTH
+
+    assert THREEKG_STRENGTH == {"angle": 15.0, "scale": 1.2}
+    default = build_method("3kg", 100.0)
+    spatial = default.pipeline.augmentations[0]  # type: ignore[attr-defined]
+    assert (spatial.angle, spatial.scale) == (15.0, 1.2) and default.windows == "random"  # type: ignore[attr-defined]
+    paper = build_method("3kg-paper", 100.0)
+    spatial = paper.pipeline.augmentations[0]  # type: ignore[attr-defined]
+    assert (spatial.angle, spatial.scale, spatial.scale_low) == (45.0, 1.5, 1.0)
+    assert paper.windows == "same"  # type: ignore[attr-defined]
+    assert build_method("3kg-paper", 100.0, windows="adjacent").windows == "adjacent"  # type: ignore[attr-defined]
+    for name in ("3kg-spatial", "3kg-rotation", "3kg-scaling", "3kg-residual", "3kg-kors"):
+        first = PIPELINES[name][0]
+        assert (first["angle"], first["scale"]) == (15.0, 1.2), name

@@ -34,7 +34,7 @@ def test_help_lists_methods_and_presets(capsys: pytest.CaptureFixture[str]) -> N
         assert word in text
 
 
-def test_cli_run_flags_reach_the_config_and_errors_exit_1(tiny_data: Path, tmp_path: Path) -> None:
+def test_cli_run_flags_reach_the_config_and_errors_exit_2(tiny_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     code = main(["pretrain", str(tiny_data), "--method", "3kg-spatial", "--out", str(out), "--max-steps", "2",
                  "--batch-size", "8", "--lr", "0.001", "--seed", "3", "--set", "optim.lr=0.5", *SETS])
@@ -45,7 +45,7 @@ def test_cli_run_flags_reach_the_config_and_errors_exit_1(tiny_data: Path, tmp_p
     # explicit flags win over --set
     assert config["optim"]["lr"] == 0.001 and config["seed"] == 3 and config["trainer"]["max_steps"] == 2
     assert main(["pretrain", str(tiny_data), "--method", "3kg", "--out", str(tmp_path / "x"),
-                 "--set", "optim.nope=1"]) == 1
+                 "--set", "optim.nope=1"]) == 2  # a user error (threekg.cli.main's contract)
 
 
 @pytest.mark.ddp
@@ -80,7 +80,7 @@ def test_sigkilled_run_resumed_equals_uninterrupted_run(tiny_data: Path, tmp_pat
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (killed / "DONE").exists()
     refused = _cli("pretrain", str(tiny_data), "--method", "3kg", "--out", str(killed), *steps, *SETS)
-    assert refused.returncode == 1 and "--resume" in refused.stderr
+    assert refused.returncode == 2 and "--resume" in refused.stderr
     resumed = _cli("pretrain", str(tiny_data), "--method", "3kg", "--out", str(killed), *steps, *SETS, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     # the reference run in a subprocess too: same thread count, so the same floating-point reductions

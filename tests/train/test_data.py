@@ -62,3 +62,23 @@ def test_pclr_partner_is_another_recording_of_the_same_patient(tiny_data: Path) 
     signals = open_dataset(tiny_data).signals
     item = ds[(4, 0, 0)]  # record 4's patient also has record 5
     assert any(np.array_equal(np.asarray(signals[5, :, s : s + 100]), item["x2"].numpy()) for s in range(401))
+
+
+def test_two_window_items_read_only_the_two_windows(tiny_data) -> None:
+    """With a method's loader_windows, an item is its two windows end to end, starts from window_starts."""
+    import numpy as np
+
+    from threekg.augment import window_starts
+    from threekg.data import open_dataset
+    from threekg.train.data import CropDataset
+
+    ds = CropDataset(tiny_data, 2 * 100, seed=3, windows=("random", 100, 100))
+    items = [(r, 5, i) for i, r in enumerate([4, 9, 2])]
+    x = ds.__getitems__(items)["x"].numpy()
+    starts = window_starts(np.random.default_rng([3, 5, 0]), 3, ds.n_samples, 100, "random", 100)
+    signals = open_dataset(tiny_data).signals
+    for i, r in enumerate([4, 9, 2]):
+        a, b = starts[i]
+        assert np.array_equal(x[i, :, :100], signals[r, :, a:a + 100])
+        assert np.array_equal(x[i, :, 100:], signals[r, :, b:b + 100])
+        assert abs(a - b) >= 100

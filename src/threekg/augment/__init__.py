@@ -5,7 +5,14 @@ Every augmentation is an ``nn.Module`` acting on (batch, 12, samples) on its own
 """
 
 from threekg.augment.base import Augmentation, Params, apply_with_params
-from threekg.augment.compose import AUGMENTATIONS, PIPELINES, Compose, build_augmentation, build_pipeline
+from threekg.augment.compose import (
+    AUGMENTATIONS,
+    PIPELINES,
+    THREEKG_STRENGTH,
+    Compose,
+    build_augmentation,
+    build_pipeline,
+)
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial, rotation_matrix, spatial_matrix, spatial_transform
 from threekg.augment.temporal import (
@@ -17,11 +24,13 @@ from threekg.augment.temporal import (
     time_keep_mask,
     window_pair,
     window_span,
+    window_starts,
 )
 
 __all__ = [
     "AUGMENTATIONS",
     "PIPELINES",
+    "THREEKG_STRENGTH",
     "WINDOW_MODES",
     "AmplitudeScale",
     "Augmentation",
@@ -45,4 +54,5 @@ __all__ = [
     "time_keep_mask",
     "window_pair",
     "window_span",
+    "window_starts",
 ]

@@ -19,12 +19,14 @@ when R = S = I. One 12 x 12 matrix per ECG is built batched and applied with one
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
 from threekg.augment.base import Augmentation, Params, uniform
+from threekg.errors import UsageError
 from threekg.vcg import DOWER, VcgMatrix, expand_8_to_12, select_8_from_12, to_vcg_matrix
 
 
@@ -287,8 +289,8 @@ class ThreeKGSpatial(Augmentation):
             rotation=rotation,
             scaling=scaling,
         )
-        if angle < 0 or not 0 < scale_low <= scale:
-            raise ValueError(
+        if not (0 <= angle < math.inf and 0 < scale_low <= scale < math.inf):
+            raise UsageError(
                 f"threekg_spatial: need angle >= 0 and 0 < scale_low <= scale, got {self.options}"
             )
         to_vcg_matrix(matrix)  # validates the name

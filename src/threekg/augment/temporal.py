@@ -5,9 +5,11 @@ All are vectorised over batch and leads (index comparisons, ``gather``), never a
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from threekg.augment.base import Augmentation, Params, check_batch, randint
+from threekg.errors import UsageError
 
 
 def mask_length(ratio: float, n_samples: int) -> int:
@@ -47,7 +49,7 @@ class TimeMask(Augmentation):
     def __init__(self, ratio: float = 0.5, same_for_all_leads: bool = False) -> None:
         super().__init__(ratio=ratio, same_for_all_leads=same_for_all_leads)
         if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"time_mask: ratio must be in [0, 1], got {ratio}")
+            raise UsageError(f"time_mask: ratio must be in [0, 1], got {ratio}")
         self.ratio, self.same_for_all_leads = float(ratio), same_for_all_leads
 
     def sample_params(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:
@@ -149,17 +151,46 @@ def window_span(mode: str, length: int, record_samples: int, min_offset: int = 0
     return record_samples if mode == "random" else need
 
 
+def _gap_cdf(span: int, min_offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gaps g in [min_offset, span] and the cumulative count of ordered start pairs at each gap.
+
+    A pair of starts (a, b) in [0, span]^2 with |a - b| = g > 0 occurs 2 (span - g + 1) times, with
+    g = 0 once: drawing g from these weights, then the lower start uniformly in [0, span - g], then
+    the order, draws a pair uniformly among all pairs with |a - b| >= min_offset.
+    """
+    gaps = np.arange(min_offset, span + 1, dtype=np.float64)
+    return gaps, np.cumsum((span - gaps + 1) * np.where(gaps > 0, 2.0, 1.0))
+
+
+def window_starts(rng: np.random.Generator, n: int, record_samples: int, length: int, mode: str,
+                  min_offset: int = 0) -> np.ndarray:
+    """(n, 2) int64 starts of the two windows of ``length`` samples in recordings of ``record_samples``.
+
+    The NumPy twin of :func:`window_pair` for data loaders that read only the two windows
+    (``threekg.train.data.CropDataset``): the same distributions (``same``: one uniform start twice;
+    ``adjacent``: a uniform start s and s + length; ``random``: uniform over the pairs at least
+    ``min_offset`` apart), drawn from ``rng``.
+    """
+    window_span(mode, length, record_samples, min_offset)  # validates
+    if mode == "same":
+        s = rng.integers(0, record_samples - length + 1, size=n)
+        return np.stack([s, s], axis=1).astype(np.int64)
+    if mode == "adjacent":
+        s = rng.integers(0, record_samples - 2 * length + 1, size=n)
+        return np.stack([s, s + length], axis=1).astype(np.int64)
+    span = record_samples - length
+    gaps, cdf = _gap_cdf(span, max(0, min_offset))
+    gap = gaps[np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), gaps.size - 1)].astype(np.int64)
+    low = np.floor(rng.random(n) * (span - gap + 1)).astype(np.int64)
+    swap = rng.integers(0, 2, size=n).astype(bool)
+    return np.stack([np.where(swap, low + gap, low), np.where(swap, low, low + gap)], axis=1)
+
+
 def _gap_draws(n: int, span: int, min_offset: int, generator: torch.Generator | None,
                device: torch.device) -> torch.Tensor:
-    """(n,) gaps g in [min_offset, span] with P(g) proportional to span - g + 1 (int64).
-
-    That is the distribution of |a - b| for a pair of starts (a, b) drawn uniformly among all pairs
-    in [0, span]^2 with |a - b| >= min_offset (for g > 0; g = 0 counts once), drawn by inverting
-    its cumulative sum with one ``searchsorted``.
-    """
-    gaps = torch.arange(min_offset, span + 1, dtype=torch.float64)
-    weight = (span - gaps + 1) * torch.where(gaps > 0, 2.0, 1.0)  # ordered pairs at each gap
-    cdf = torch.cumsum(weight, 0)
+    """(n,) gaps drawn from :func:`_gap_cdf`'s weights with ``generator`` (int64, on ``device``)."""
+    gaps_np, cdf_np = _gap_cdf(span, min_offset)
+    gaps, cdf = torch.from_numpy(gaps_np), torch.from_numpy(cdf_np)
     u = torch.rand((n,), generator=generator, dtype=torch.float64,
                    device=generator.device if generator is not None else torch.device("cpu")).cpu()
     pick = torch.searchsorted(cdf, u * cdf[-1], right=True).clamp_max(gaps.numel() - 1)

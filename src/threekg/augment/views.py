@@ -10,6 +10,7 @@ import torch
 from threekg.augment.plot import plot_views
 from threekg.augment.spatial import ThreeKGSpatial
 from threekg.augment.temporal import TimeMask
+from threekg.errors import InputError, UsageError
 from threekg.vcg import VcgMatrix
 
 
@@ -21,11 +22,13 @@ def load_ecg(src: str | Path, index: int = 0) -> tuple[np.ndarray, float, str]:
     if path.is_dir() and (path / "manifest.json").exists():
         ds = open_dataset(path)
         if not 0 <= index < len(ds):
-            raise IndexError(f"{path}: index {index} out of range for {len(ds)} records")
+            raise UsageError(f"{path}: index {index} out of range for {len(ds)} records",
+                             hint=f"give an index from 0 to {len(ds) - 1}")
         name = str(ds.records.iloc[index]["record"])
         return np.asarray(ds.signals[index], dtype=np.float64), float(ds.fs), name
     if path.is_dir():
-        raise ValueError(f"{path}: not a prepared dataset (no manifest.json) and not a record file")
+        raise InputError(f"{path}: not a prepared dataset (no manifest.json) and not a record file",
+                         hint="give a folder written by `threekg prepare`, or a record's .hea file")
     rec = read_record(path)
     return np.asarray(rec.signal, dtype=np.float64), float(rec.fs), str(rec.name)
 

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "draw an ECG and two 3KG views (plus VCG loops) to a PNG"
@@ -42,23 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from threekg.augment.views import draw_threekg_views
-    from threekg.data import DatasetError, RecordError
 
-    try:
-        out = draw_threekg_views(
-            args.src,
-            args.out,
-            index=args.index,
-            seed=args.seed,
-            angle=args.angle,
-            scale=args.scale,
-            scale_low=args.scale_low,
-            mask_ratio=args.mask_ratio,
-            residual=args.residual,
-            matrix=args.matrix,
-        )
-    except (IndexError, ValueError, DatasetError, RecordError, FileNotFoundError) as err:
-        print(f"threekg augment: {err}", file=sys.stderr)
-        return 2
+    out = draw_threekg_views(
+        args.src,
+        args.out,
+        index=args.index,
+        seed=args.seed,
+        angle=args.angle,
+        scale=args.scale,
+        scale_low=args.scale_low,
+        mask_ratio=args.mask_ratio,
+        residual=args.residual,
+        matrix=args.matrix,
+    )
     print(f"wrote {out}")
     return 0

@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from threekg.cli.types import positive_int
+
 HELP = "end-to-end demo on synthetic data: generate, prepare, pretrain 3KG and SimCLR, evaluate, report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default: ./demo-output)")
-    parser.add_argument("--workers", type=int, default=None, help="processes for data steps (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes for data steps (default: all cores)")
 
 
 def run(args: argparse.Namespace) -> int:

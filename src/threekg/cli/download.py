@@ -16,14 +16,14 @@ Examples:
   threekg download cinc2021 --dest data/cinc2021 --subset training/georgia
   threekg download cinc2020 --dest data/cinc2020 --workers 8                # everything
 
-Exit status: 0 when every file is in place, 1 when a file failed or a remote name was rejected
-(listed at the end), 2 for bad options or an unreachable file list.
+Exit status: 0 when every file is in place; 2 for bad options, an unreachable file list, or when a
+file failed or a remote name was rejected (listed at the end; re-run to finish); 130 when
+interrupted (re-run to resume).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from threekg.download.datasets import DATASETS
 
@@ -61,16 +61,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the download and print the summary; see the module docstring for exit codes."""
     from threekg.download.runner import DownloadError, download
 
-    try:
-        summary = download(args.dataset, args.dest, base_url=args.base_url, subset=args.subset,
-                           limit=args.limit, workers=args.workers, retries=args.retries,
-                           timeout=args.timeout, verify=not args.no_verify, backoff=args.backoff,
-                           progress=not args.no_progress)
-    except DownloadError as exc:
-        print(f"threekg download: error: {exc}", file=sys.stderr)
-        return 2
+    summary = download(args.dataset, args.dest, base_url=args.base_url, subset=args.subset,
+                       limit=args.limit, workers=args.workers, retries=args.retries,
+                       timeout=args.timeout, verify=not args.no_verify, backoff=args.backoff,
+                       progress=not args.no_progress)
     print(summary.format())
     if not summary.ok:
-        print("some files are missing; fix the cause and re-run the same command to finish", file=sys.stderr)
-        return 1
+        raise DownloadError(f"{len(summary.failed) + len(summary.rejected)} file(s) not in place below {args.dest} "
+                            "(listed above)", hint="fix the cause and re-run the same command to finish")
     return 0

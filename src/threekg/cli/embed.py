@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -46,27 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def one_line(err: BaseException) -> str:
-    """The message of ``err`` on one line (a KeyError's message without its quotes)."""
-    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-    return " ".join(text.split())
-
-
 def run(args: argparse.Namespace) -> int:
-    import torch
 
-    from threekg.data import DatasetError
     from threekg.embed import embed_dataset
+    from threekg.evaluate.runner import set_threads
 
     if args.threads:
-        torch.set_num_threads(max(1, args.threads))
+        set_threads(args.threads)
     crop: float | Literal["encoder"] = "encoder" if args.crop_seconds is None else float(args.crop_seconds)
-    try:
-        result = embed_dataset(args.data, args.encoder, args.out, crop_seconds=crop, batch_size=args.batch_size,
-                               device=args.device, progress=not args.no_progress, overwrite=args.overwrite)
-    except (ValueError, KeyError, DatasetError) as err:
-        print(f"threekg embed: error: {one_line(err)}", file=sys.stderr)
-        return 2
+    result = embed_dataset(args.data, args.encoder, args.out, crop_seconds=crop, batch_size=args.batch_size,
+                           device=args.device, progress=not args.no_progress, overwrite=args.overwrite)
     ident = result.info["identity"]
     crops = "whole records" if ident["crop_seconds"] is None else \
         f"mean of {ident['n_crops']} crops of {ident['crop_seconds']:g} s"

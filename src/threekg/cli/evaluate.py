@@ -15,8 +15,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from threekg.cli.types import json_object
 
 HELP = "linear / fine-tune evaluation of encoders with label fractions, CIs and paired tests"
 
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-folds", type=int, default=10,
                         help="folds for --split cv without strat_fold (default: 10; strat_fold gives its own)")
     parser.add_argument("--finetune", action="store_true", help="fine-tune checkpoints end-to-end instead of probing")
-    parser.add_argument("--arch", type=str, default=None,
+    parser.add_argument("--arch", type=json_object, default=None,
                         help='architecture of random/supervised as JSON, e.g. \'{"name": "resnet18-small"}\' '
                              "(default: that of the first checkpoint)")
     parser.add_argument("--epochs", type=int, default=10, help="end-to-end training epochs (default: 10)")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     options = EvalOptions(
         fractions=tuple(args.fractions), seeds=tuple(args.seeds), n_boot=args.bootstrap,
         crop_seconds=args.crop_seconds or None, finetune=args.finetune, device=args.device,
-        arch=json.loads(args.arch) if args.arch else None, cache_dir=args.cache_dir,
+        arch=args.arch, cache_dir=args.cache_dir,
         train=FinetuneOptions(epochs=args.epochs, lr=args.lr), split=args.split, cv_folds=args.cv_folds,
     )
     metrics = evaluate(args.data, args.encoders, args.out, options)

@@ -24,6 +24,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from threekg.cli.types import positive_int
+
 if TYPE_CHECKING:
     from threekg.experiment import StudyConfig
 
@@ -35,9 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (overrides the file's `out`)")
     parser.add_argument("--source", type=Path, default=None,
                         help="raw collection to prepare (replaces the file's data section's source)")
-    parser.add_argument("--workers", type=int, default=None, help="processes for data steps (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes for data steps (default: all cores)")
     parser.add_argument("--device", default=None, help="device for evaluation, e.g. cpu or cuda (default: auto)")
     parser.add_argument("--dry-run", action="store_true", help="list the steps that would run, run nothing")
+    parser.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="use finished pretraining runs as they are even when their options' fingerprint changed "
+        "(after upgrading threekg, say): only evaluation and report run again; each kept run is named "
+        "in a warning",
+    )
 
 
 def load(args: argparse.Namespace) -> StudyConfig:
@@ -50,14 +59,11 @@ def load(args: argparse.Namespace) -> StudyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from threekg.experiment import ConfigError, run_study
+    from threekg.experiment import run_study
 
-    try:
-        cfg = load(args)
-    except ConfigError as exc:
-        print(f"error: {exc}")
-        return 2
-    outcomes = run_study(cfg, workers=args.workers, device=args.device, dry_run=args.dry_run)
+    cfg = load(args)
+    outcomes = run_study(cfg, workers=args.workers, device=args.device, dry_run=args.dry_run,
+                         keep_runs=args.keep_runs)
     if not args.dry_run:
         ran = [o.name for o in outcomes if o.ran]
         print(f"study {cfg.name}: {len(ran)} step(s) ran, {len(outcomes) - len(ran)} reused; outputs in {cfg.out}")

@@ -20,10 +20,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-from threekg.cli.embed import one_line
 
 HELP = "export a trained encoder to ONNX and/or a model-hub folder with a model card"
 
@@ -46,27 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from threekg.errors import UsageError
+
     if args.onnx is None and args.hub is None:
-        print("threekg export: error: nothing to do; give --onnx FILE and/or --hub DIR", file=sys.stderr)
-        return 2
-    from threekg.data import DatasetError
+        raise UsageError("nothing to do", hint="give --onnx FILE and/or --hub DIR")
     from threekg.export import export_hub, export_onnx
     from threekg.models.source import open_encoder_source
 
-    try:
-        source = open_encoder_source(args.run)
-        if args.onnx is not None:
-            onnx = export_onnx(source, args.onnx, samples=args.samples, opset=args.opset, overwrite=args.overwrite)
-            check = "not checked (onnxruntime is not installed)" if onnx.max_abs_diff is None else \
-                f"max abs difference from PyTorch {onnx.max_abs_diff:.2e} (onnxruntime, batches of {onnx.checked_batches})"
-            print(f"wrote {onnx.path}: input ecg (batch, 12, {onnx.samples}) -> embedding (batch, {onnx.embed_dim}); "
-                  f"{check}")
-        if args.hub is not None:
-            hub = export_hub(source, args.hub, metrics=args.metrics, pretrain_data=args.pretrain_data,
-                             data_licence=args.data_licence, overwrite=args.overwrite)
-            table = f"evaluation table from {hub.metrics}" if hub.metrics else "no evaluation table (--metrics)"
-            print(f"wrote {hub.path}/config.json, model.safetensors, README.md; {table}")
-    except (ValueError, KeyError, ImportError, DatasetError) as err:
-        print(f"threekg export: error: {one_line(err)}", file=sys.stderr)
-        return 2
+    source = open_encoder_source(args.run)
+    if args.onnx is not None:
+        onnx = export_onnx(source, args.onnx, samples=args.samples, opset=args.opset, overwrite=args.overwrite)
+        check = "not checked (onnxruntime is not installed)" if onnx.max_abs_diff is None else \
+            f"max abs difference from PyTorch {onnx.max_abs_diff:.2e} (onnxruntime, batches of {onnx.checked_batches})"
+        print(f"wrote {onnx.path}: input ecg (batch, 12, {onnx.samples}) -> embedding (batch, {onnx.embed_dim}); "
+              f"{check}")
+    if args.hub is not None:
+        hub = export_hub(source, args.hub, metrics=args.metrics, pretrain_data=args.pretrain_data,
+                         data_licence=args.data_licence, overwrite=args.overwrite)
+        table = f"evaluation table from {hub.metrics}" if hub.metrics else "no evaluation table (--metrics)"
+        print(f"wrote {hub.path}/config.json, model.safetensors, README.md; {table}")
     return 0

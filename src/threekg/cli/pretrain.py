@@ -38,6 +38,7 @@ import argparse
 import logging
 
 HELP = "pretrain an encoder with 3KG, its ablations, SimCLR, CMSC or PCLR"
+RESUME = "re-run the same command with --resume to continue from the last checkpoint"
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``threekg.train.pretrain`` with the parsed arguments; 1 on a configuration or run-dir error."""
-    from threekg.train import ConfigError, DivergedLossError, NonFiniteLossError, RunDirError, pretrain
+    """Run ``threekg.train.pretrain`` with the parsed arguments (errors: see ``threekg.cli.main``)."""
+    from threekg.train import pretrain
 
     overrides: list[str | tuple[str, object]] = list(args.overrides)
     for flag, key in _FLAGS.items():
@@ -95,11 +96,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(("trainer.epochs", None))  # --max-steps wins over epochs from a preset or file
     if args.compile:
         overrides.append(("trainer.compile", True))
-    try:
-        out = pretrain(args.data, args.method, args.out, preset=args.preset, overrides=overrides,
-                       config_file=args.config, resume=args.resume, overwrite=args.overwrite)
-    except (ConfigError, RunDirError, NonFiniteLossError, DivergedLossError) as err:
-        log.error("%s", err)
-        return 1
+    out = pretrain(args.data, args.method, args.out, preset=args.preset, overrides=overrides,
+                   config_file=args.config, resume=args.resume, overwrite=args.overwrite)
     print(out)
     return 0

@@ -23,7 +23,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
+
+from threekg.cli.types import positive_int
 
 HELP = "generate synthetic 12-lead ECGs (CinC-2020-style WFDB tree)"
 
@@ -43,31 +44,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prevalence", default=None, metavar="CLASS=P,...",
                         help="class probabilities overriding the defaults (docs/synth.md), e.g. AF=0.3,PVC=0.1; "
                              "findings are independent; the rhythms not given are scaled so rhythms sum to 1")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes (default: number of CPUs; deepfake: 1, using torch's threads)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from threekg.errors import UsageError
     from threekg.synth.challenge import write_challenge_tree
-    from threekg.synth.labels import parse_prevalence
+    from threekg.synth.labels import parse_prevalence, resolve_prevalence
 
-    try:
-        prevalence = parse_prevalence(args.prevalence) if args.prevalence else None
-        out = write_challenge_tree(
-            args.out,
-            n=args.n,
-            seed=args.seed,
-            fs=args.fs,
-            seconds=args.seconds,
-            recordings_per_patient=args.recordings_per_patient,
-            workers=args.workers,
-            progress=not args.no_progress,
-            generator=args.generator,
-            prevalence=prevalence,
-        )
-    except (ValueError, ImportError) as exc:  # bad options, a tree made otherwise, a missing extra
-        print(f"threekg synth: error: {exc}", file=sys.stderr)
-        return 2
+    try:  # checked before anything is written
+        prevalence = resolve_prevalence(parse_prevalence(args.prevalence)) if args.prevalence else None
+    except ValueError as exc:
+        raise UsageError(f"--prevalence {args.prevalence}: {exc}") from None
+    out = write_challenge_tree(  # bad options, a tree made otherwise, a missing extra: UserErrors (cli.main)
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        fs=args.fs,
+        seconds=args.seconds,
+        recordings_per_patient=args.recordings_per_patient,
+        workers=args.workers,
+        progress=not args.no_progress,
+        generator=args.generator,
+        prevalence=prevalence,
+    )
     print(f"{args.n} records in {out}")
     return 0

@@ -25,6 +25,7 @@ from threekg.data.dataset import (
     staged_folder,
     write_json_atomic,
 )
+from threekg.errors import DataError, UsageError
 
 _BLOCK = 512  # records copied per block
 
@@ -38,21 +39,22 @@ def combine_datasets(sources: Sequence[str | Path], out: str | Path, names: Sequ
         out: the new dataset folder. Raises FileExistsError when it exists, unless ``overwrite``.
         names: one short name per source (the id prefix and ``corpus`` value); default: folder names.
 
-    Raises ValueError naming the two sources when their fs or length differ.
+    Raises :class:`~threekg.errors.DataError` (a ValueError) naming the two sources when their fs or
+    length differ.
     """
     out = Path(out)
     datasets = [open_dataset(s) for s in sources]
     if len(datasets) < 2:
-        raise ValueError(f"combine needs at least two datasets, got {len(datasets)}")
+        raise UsageError(f"combine needs at least two datasets, got {len(datasets)}")
     names = [str(n) for n in names] if names is not None else [Path(s).name for s in sources]
     if len(names) != len(datasets) or len(set(names)) != len(names):
-        raise ValueError(f"combine needs one distinct name per source, got {list(names)}")
+        raise UsageError(f"combine needs one distinct name per source, got {list(names)}")
     first = datasets[0]
     for ds in datasets[1:]:
         if abs(ds.fs - first.fs) > 1e-9 or ds.n_samples != first.n_samples:
-            raise ValueError(f"cannot combine {first.path} ({first.fs:g} Hz, {first.n_samples} samples) with "
-                             f"{ds.path} ({ds.fs:g} Hz, {ds.n_samples} samples): prepare both with the same "
-                             "--fs and --seconds")
+            raise DataError(f"cannot combine {first.path} ({first.fs:g} Hz, {first.n_samples} samples) with "
+                            f"{ds.path} ({ds.fs:g} Hz, {ds.n_samples} samples): prepare both with the same "
+                            "--fs and --seconds")
     same_labels = all(ds.label_names == first.label_names for ds in datasets)
     label_names = first.label_names if same_labels else []
     label_set = str(first.manifest.get("label_set", "")) if same_labels else "none"

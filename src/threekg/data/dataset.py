@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from threekg import __version__
+from threekg.errors import InputError
 from threekg.leads import LEADS
 
 MANIFEST = "manifest.json"
@@ -31,8 +32,8 @@ _STR_COLUMNS = {"record": str, "source_file": str, "patient_id": str, "sex": str
 _NUMERIC_COLUMNS = ("age", "fs_original", "n_samples_original", "strat_fold")
 
 
-class DatasetError(Exception):
-    """A folder that is not a complete, consistent prepared dataset."""
+class DatasetError(InputError):
+    """A folder that is not a complete, consistent prepared dataset (an :class:`~threekg.errors.InputError`)."""
 
 
 @dataclass
@@ -78,16 +79,23 @@ def open_dataset(path: str | Path) -> PreparedDataset:
     """
     path = Path(path)
     manifest_path = path / MANIFEST
+    if not path.is_dir():
+        raise DatasetError(f"{path}: no such folder", hint="give a folder written by `threekg prepare`")
     if not manifest_path.is_file():
-        raise DatasetError(f"{path}: not a complete prepared dataset (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
+        raise DatasetError(f"{path}: not a complete prepared dataset (no {MANIFEST})",
+                           hint="make it with `threekg prepare SRC --out DIR`, or re-run an interrupted prepare")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        n, t, names = manifest["n_records"], manifest["n_samples"], list(manifest["label_names"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"{manifest_path}: unreadable manifest ({type(exc).__name__}: {exc})",
+                           hint="prepare the dataset again") from exc
     try:
         signals = np.load(path / "signals.npy", mmap_mode="r")
         labels = np.load(path / "labels.npy", mmap_mode="r")
         records = read_records_csv(path / "records.csv")
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read dataset files ({exc})") from exc
-    n, t, names = manifest["n_records"], manifest["n_samples"], list(manifest["label_names"])
     if signals.shape != (n, len(LEADS), t):
         raise DatasetError(f"{path}: signals.npy has shape {signals.shape}, manifest says {(n, len(LEADS), t)}")
     if labels.shape != (n, len(names)) or labels.dtype != np.uint8:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from threekg.errors import InputError
 
-class RecordError(Exception):
-    """A record that cannot be used, with a one-line reason.
+
+class RecordError(InputError):
+    """A record that cannot be used, with a one-line reason (an :class:`~threekg.errors.InputError`).
 
     ``str(err)`` is ``"path: reason"``; ``err.reason`` alone is what ``rejected.csv`` stores.
     """

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from threekg.errors import UsageError
+
 PTBXL_TASKS = ("ptbxl-all", "ptbxl-diagnostic", "ptbxl-subdiagnostic", "ptbxl-superdiagnostic", "ptbxl-form",
                "ptbxl-rhythm")
 """The six PTB-XL benchmark tasks, named after the benchmark's ``task`` argument."""
@@ -146,13 +148,13 @@ def get_label_set(name: str, *, statements: pd.DataFrame | None = None,
         return every_code(name, codes_seen, needs_dx=True)
     if name in PTBXL_TASKS:
         if statements is None:
-            raise ValueError(f"label set {name} needs PTB-XL's scp_statements.csv")
+            raise UsageError(f"label set {name} needs PTB-XL's scp_statements.csv", hint="use it on PTB-XL")
         return ptbxl(name, statements)
     if name == "csv":
         if csv_columns is None:
-            raise ValueError("label set csv needs --labels CSV")
+            raise UsageError("label set csv needs --labels CSV")
         return LabelSet(name, tuple(csv_columns), {c: (c,) for c in csv_columns})
     if name == "none":
         return LabelSet(name, (), {})
-    raise ValueError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)} "
+    raise UsageError(f"unknown label set {name!r}; choose from {', '.join(LABEL_SETS)} "
                      f"(former names: {', '.join(LABEL_SET_ALIASES)})")

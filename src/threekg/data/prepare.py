@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -37,12 +37,15 @@ from threekg.data.labelsets import canonical_label_set, get_label_set
 from threekg.data.pool import run_chunks
 from threekg.data.sources import Candidate, Processing, Source, open_source
 from threekg.data.worker import run_chunk
+from threekg.errors import DataError, UsageError
 from threekg.leads import LEADS
 from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 PARTIAL = ".partial"
 OUTPUTS = ("signals.npy", "labels.npy", "records.csv", "rejected.csv")
+MAX_SAMPLES = 10_000_000
+"""Samples per lead and record at most (--fs x --seconds; e.g. 1 h at 2,500 Hz): a sanity bound."""
 
 
 @dataclass
@@ -146,15 +149,24 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
     a number keeps a diagnostic statement only when its likelihood is > it (a deviation).
 
     Returns a :class:`PrepareSummary`. Raises FileExistsError when ``out`` holds a dataset made with
-    other options (unless ``overwrite``), ValueError/FileNotFoundError for bad options or sources.
+    other options (unless ``overwrite``), :class:`~threekg.errors.UsageError` for bad options,
+    :class:`~threekg.errors.InputError` for a missing or unreadable source, and
+    :class:`~threekg.errors.DataError` when no record is found or none is accepted (then
+    ``out/rejected.csv`` gives every record's reason and no dataset is marked complete).
     """
     src, out = Path(src).resolve(), Path(out).resolve()
     if short not in ("pad", "reject"):
-        raise ValueError("short must be 'pad' or 'reject'")
+        raise UsageError(f"short must be 'pad' or 'reject', got {short!r}")
     if dtype not in ("float32", "float16"):
-        raise ValueError("dtype must be float32 or float16")
-    if fs <= 0 or seconds <= 0:
-        raise ValueError("fs and seconds must be positive")
+        raise UsageError(f"dtype must be float32 or float16, got {dtype!r}")
+    if not (np.isfinite(fs) and fs > 0 and np.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--fs and --seconds must be positive numbers, got {fs:g} Hz and {seconds:g} s")
+    if not 1 <= round(fs * seconds) <= MAX_SAMPLES:
+        raise UsageError(f"--fs {fs:g} x --seconds {seconds:g} is {round(fs * seconds):,} samples per record; "
+                         f"1 to {MAX_SAMPLES:,} are supported")
+    for name, value in (("--input-fs", input_fs), ("--limit", limit), ("--workers", workers)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise UsageError(f"{name} must be a positive number, got {value}")
     labels_path = Path(labels).resolve() if labels is not None else None
     source = open_source(src, format, fs=fs, labels=labels_path, min_likelihood=ptbxl_min_likelihood)
     if source.kind == "arrays" and input_fs is None:
@@ -171,6 +183,9 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
         m = json.loads((out / MANIFEST).read_text())
         return PrepareSummary(out, m["n_records"], m["n_rejected"], status="complete")
     cands = source.candidates[:limit] if limit is not None else source.candidates
+    if not cands and not source.rejected_upfront:
+        raise DataError(f"{src}: no record found (read as format {source.kind!r})",
+                        hint="check the path, or choose the layout with --format")
     n_samples = round(seconds * fs)
     proc = Processing(fs=float(fs), n_samples=n_samples, short=short, dtype=dtype, needs_dx=probe.needs_dx,
                       src=src.as_posix(), kind=source.kind, arrays_fs=float(input_fs or 0.0),
@@ -218,6 +233,27 @@ def _run(partial: Path, cands: list[Candidate], proc: Processing, options: dict[
             jf.flush()
 
 
+def _no_record_accepted(out: Path, rejected: list[tuple[str, str]]) -> NoReturn:
+    """Raise DataError for a run that accepted nothing, keeping every reason in a ``rejected.csv``.
+
+    No manifest is written (a dataset of 0 records would fail every later step). A dataset that
+    ``--overwrite`` moved aside goes back in place unchanged; the reasons then go next to it, in
+    ``OUT.rejected.csv``. The partial run is removed, so a re-run after fixing the records reads them again.
+    """
+    backup = replaced_path(out)
+    if backup.exists():
+        shutil.rmtree(out)
+        os.replace(backup, out)
+        where, kept = out.with_name(out.name + ".rejected.csv"), f"; the previous dataset in {out} is unchanged"
+    else:
+        shutil.rmtree(out / PARTIAL)
+        where, kept = out / "rejected.csv", ""
+    write_csv_atomic(pd.DataFrame(rejected, columns=["record", "reason"]), where)
+    top = "; ".join(f"{r} ({n} records)" for r, n in Counter(reason_kind(r) for _, r in rejected).most_common(3))
+    raise DataError(f"no record accepted: all {len(rejected)} were rejected (top reasons: {top}){kept}",
+                    hint=f"every record's reason is in {where}; fix the records or the options and re-run")
+
+
 def _results(todo: list[Any], workers: int | None, progress: bool, total: int, initial: int) -> Iterator[Any]:
     results = run_chunks(run_chunk, todo, workers)  # the pool starts before the bar's monitor thread
     bar = progress_bar(total, "prepare", "rec", initial=initial, disable=not progress)
@@ -240,6 +276,8 @@ def _finalize(out: Path, source: Source, cands: list[Candidate], proc: Processin
             (rows.append(payload) if status == "ok" else rejected.append((record, payload)))
     if len(rows) + len(rejected) - len(source.rejected_upfront) != len(cands):
         raise RuntimeError(f"{partial}: journal is incomplete; re-run to resume")
+    if not rows:
+        _no_record_accepted(out, rejected)
     codes = [r["codes"].split(";") if r["codes"] else [] for r in rows]
     lset = get_label_set(set_name, statements=source.statements, csv_columns=source.csv_columns,
                          codes_seen=(c for cs in codes for c in cs))

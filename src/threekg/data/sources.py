@@ -18,6 +18,7 @@ import pandas as pd
 
 from threekg.data.npyfile import read_header
 from threekg.data.worker import Candidate, Processing, process_candidate, read_array_row
+from threekg.errors import DataError, InputError, UsageError, one_line
 
 __all__ = [
     "FORMATS",
@@ -52,8 +53,11 @@ class Source:
 def detect_format(src: Path, labels: Path | None) -> str:
     if src.is_file() and src.suffix.lower() in {".npy", ".npz"}:
         return "arrays"
+    if not src.exists():
+        raise InputError(f"{src}: no such folder or file (the collection to prepare)", hint="check the path")
     if not src.is_dir():
-        raise FileNotFoundError(f"{src}: not a folder or .npy/.npz file")
+        raise InputError(f"{src}: not a folder or a .npy/.npz file",
+                         hint="give the collection's folder, or an array file of shape (N, 12, T)")
     if (src / "ptbxl_database.csv").is_file():
         return "ptbxl"
     if labels is not None:
@@ -91,12 +95,18 @@ def _dedupe(cands: list[Candidate], root: Path) -> tuple[list[Candidate], list[t
 
 def read_labels_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """A user's labels CSV: a ``record`` column, optional metadata, and one 0/1 column per label."""
-    df = pd.read_csv(path, dtype={"record": str, "patient_id": str}, keep_default_na=False)
+    try:
+        df = pd.read_csv(path, dtype={"record": str, "patient_id": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable labels CSV ({one_line(str(err))})") from None
+    if "record" not in df.columns:
+        raise DataError(f"{path}: the labels CSV has no 'record' column",
+                        hint="give one row per record: record, then one 0/1 column per label")
     columns = [c for c in df.columns if c not in _META_COLUMNS]
     for c in columns:
         values = pd.to_numeric(df[c], errors="coerce")
         if not values.isin([0, 1]).all():
-            raise ValueError(f"{path}: label column {c!r} must hold only 0 and 1")
+            raise DataError(f"{path}: label column {c!r} must hold only 0 and 1")
         df[c] = values.astype(int)
     return df, columns
 
@@ -142,7 +152,7 @@ def _arrays(path: Path, labels: Path | None) -> Source:
     if labels is not None:
         df, columns = read_labels_csv(labels)
         if len(df) != n:
-            raise ValueError(f"{labels}: {len(df)} rows for {n} arrays in {path}")
+            raise DataError(f"{labels}: {len(df)} rows for {n} arrays in {path}")
         if "record" in df.columns:
             ids = df["record"].astype(str).tolist()
         metas = [_csv_meta(row, columns) for _, row in df.iterrows()]
@@ -153,19 +163,24 @@ def _arrays(path: Path, labels: Path | None) -> Source:
 
 def arrays_shape(path: Path) -> tuple[int, int, int, str]:
     """(N, leads, T, npz key) of a ``.npy``/``.npz`` without loading it."""
-    if path.suffix.lower() == ".npy":
-        arr = np.load(path, mmap_mode="r")
-        shape, key = arr.shape, ""
-    else:
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.endswith(".npy")]
-            key = next((n for n in ("signals.npy", "x.npy", "X.npy") if n in names), names[0] if names else "")
-            if not key:
-                raise ValueError(f"{path}: no array inside")
-            with zf.open(key) as fh:
-                _, shape, _, _ = read_header(fh)  # type: ignore[arg-type]
+    try:
+        if path.suffix.lower() == ".npy":
+            arr = np.load(path, mmap_mode="r")
+            shape, key = arr.shape, ""
+        else:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist() if n.endswith(".npy")]
+                key = next((n for n in ("signals.npy", "x.npy", "X.npy") if n in names), names[0] if names else "")
+                if not key:
+                    raise DataError(f"{path}: no array inside")
+                with zf.open(key) as fh:
+                    _, shape, _, _ = read_header(fh)  # type: ignore[arg-type]
+    except (ValueError, zipfile.BadZipFile, EOFError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path}: not a readable array file ({one_line(str(err))})") from None
     if len(shape) != 3 or shape[1] != 12:
-        raise ValueError(f"{path}: arrays must be (N, 12, T), got {shape}")
+        raise DataError(f"{path}: arrays must be (N, 12, T), got {shape}")
     return int(shape[0]), 12, int(shape[2]), key
 
 
@@ -179,7 +194,7 @@ def open_source(src: Path, fmt: str, *, fs: float, labels: Path | None,
     if kind == "arrays":
         return _arrays(src, labels)
     if kind not in ("cinc", "wfdb"):
-        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     cands, rejected = _dedupe(_headers(src), src)
     if labels is None:
         return Source(kind, src, cands, "cinc2020" if kind == "cinc" else "none", rejected_upfront=rejected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -17,13 +18,14 @@ from threekg.download.http import NetworkError, fetch_text
 from threekg.download.listing import build_listing
 from threekg.download.paths import UnsafePathError
 from threekg.download.state import DownloadState
+from threekg.errors import UserError
 from threekg.progress import progress_bar
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://physionet.org/files/"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """The download could not start (listing unreachable, bad options, foreign state); one line."""
 
 
@@ -65,12 +67,12 @@ def _check_options(workers: int, retries: int, timeout: float, limit: int | None
         raise DownloadError(f"--workers must be >= 1, got {workers}")
     if retries < 0:
         raise DownloadError(f"--retries must be >= 0, got {retries}")
-    if not timeout > 0:
-        raise DownloadError(f"--timeout must be > 0 seconds, got {timeout}")
+    if not 0 < timeout < math.inf:
+        raise DownloadError(f"--timeout must be a finite number of seconds > 0, got {timeout}")
     if limit is not None and limit < 1:
         raise DownloadError(f"--limit must be >= 1, got {limit}")
-    if backoff < 0:
-        raise DownloadError(f"backoff must be >= 0, got {backoff}")
+    if not 0 <= backoff < math.inf:
+        raise DownloadError(f"--backoff must be a finite number of seconds >= 0, got {backoff}")
 
 
 def download(dataset: str | Dataset, dest: str | os.PathLike[str], *, base_url: str = DEFAULT_BASE_URL,

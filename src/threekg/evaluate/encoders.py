@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from threekg.errors import DataError, InputError, UsageError
 from threekg.models import ENCODER_FILENAME, build_encoder_from_config, load_encoder, load_encoder_config
 from threekg.models.export import load_encoder_metadata
 
@@ -56,7 +57,9 @@ class EncoderSpec:
 def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] | None = None) -> list[EncoderSpec]:
     """Resolve command-line encoder items to specs; the architecture of baselines is filled in.
 
-    Raises ValueError for duplicate names, a missing file, or a baseline without an architecture.
+    Raises :class:`~threekg.errors.UsageError` for duplicate names or a baseline without an
+    architecture, :class:`~threekg.errors.InputError` for a missing file and
+    :class:`~threekg.errors.DataError` for an unfinished run.
     """
     specs: list[EncoderSpec] = []
     for item in items:
@@ -67,7 +70,7 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
         base, at, replicate = path.partition("@")
         if base in BASELINES and at:
             if base == "supervised" or not replicate.isdigit():
-                raise ValueError(f"encoder {item!r}: replicates are random@K with K a whole number (the "
+                raise UsageError(f"encoder {item!r}: replicates are random@K with K a whole number (the "
                                  "initialisation seed); supervised is trained once per subset seed already")
             specs.append(EncoderSpec(name or path, base, init_seed=int(replicate)))
             continue
@@ -76,11 +79,11 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             continue
         p = Path(path)
         if p.is_dir() and ((p / "config.yaml").exists() or (p / "checkpoints").is_dir()) and not (p / "DONE").exists():
-            raise ValueError(f"encoder {item!r}: {p} is a pretraining run that did not finish (no DONE); "
-                             "resume it with `threekg pretrain ... --resume` or pass its encoder file explicitly")
+            raise DataError(f"encoder {item!r}: {p} is a pretraining run that did not finish (no DONE); "
+                            "resume it with `threekg pretrain ... --resume` or pass its encoder file explicitly")
         f = p / ENCODER_FILENAME if p.is_dir() else p
         if not f.is_file():
-            raise ValueError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "
+            raise InputError(f"encoder {item!r}: {f} does not exist (expected a RUN dir with "
                              f"{ENCODER_FILENAME}, a .safetensors file, 'random' or 'supervised')")
         default = p.name if p.is_dir() else p.stem
         normalize = str(load_encoder_metadata(f).get("input", {}).get("normalize", "none"))
@@ -92,7 +95,8 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
     for s in specs:
         if s.kind in BASELINES:
             if base_config is None:
-                raise ValueError(f"encoder {s.name!r}: no checkpoint to copy the architecture from; pass --arch")
+                raise UsageError(f"encoder {s.name!r}: no checkpoint to copy the architecture from",
+                                 hint='pass --arch, e.g. --arch \'{"name": "resnet18-small"}\'')
             s.config = dict(base_config)
             if first_spec is not None:
                 s.normalize = first_spec.normalize
@@ -100,7 +104,7 @@ def parse_encoders(items: Sequence[str | EncoderSpec], arch: Mapping[str, Any] |
             s.config = dict(getattr(s.module, "config", {"name": type(s.module).__name__}))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
-        raise ValueError(f"encoder names must be unique, got {names}; use name=PATH")
+        raise UsageError(f"encoder names must be unique, got {names}", hint="name them with NAME=PATH")
     return specs
 
 

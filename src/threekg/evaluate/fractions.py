@@ -12,10 +12,13 @@ subset for every encoder, which makes comparisons paired. ``fraction >= 1`` is t
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 def label_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -79,7 +82,7 @@ def load_or_make_subset(records: pd.Series, labels: np.ndarray, fraction: float,
 
     ``out_dir/subsets/frac{fraction}_seed{seed}.csv`` lists the record names; an existing file
     is reused when all its records are in ``records`` (so a re-run or a second encoder gets the
-    identical subset).
+    identical subset), and drawn again, with a warning, when the training split lost some of them.
     """
     path = Path(out_dir) / "subsets" / f"frac{fraction:g}_seed{seed}.csv"
     names = records.astype(str).to_numpy()
@@ -87,10 +90,12 @@ def load_or_make_subset(records: pd.Series, labels: np.ndarray, fraction: float,
         saved = pd.read_csv(path, dtype={"record": str})["record"].to_numpy()
         pos = {r: i for i, r in enumerate(names)}
         missing = [r for r in saved if r not in pos]
-        if missing:
-            raise ValueError(f"{path}: {len(missing)} saved records are not in the training split "
-                             f"(e.g. {missing[0]}); delete it or choose another --out")
-        return np.sort(np.array([pos[r] for r in saved], dtype=np.int64))
+        if not missing:
+            return np.sort(np.array([pos[r] for r in saved], dtype=np.int64))
+        # the training split changed since it was drawn (other labels, records left out): a stale
+        # subset must not be used, so it is drawn again from the current split
+        log.warning("%s: %d saved records are no longer in the training split (e.g. %s): the subset "
+                    "is drawn again", path, len(missing), missing[0])
     idx = label_subset(labels, fraction, subset_seed(dataset_key, fraction, seed))
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"record": names[idx]}).to_csv(path, index=False)

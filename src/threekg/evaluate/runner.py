@@ -20,8 +20,10 @@ import torch
 from threekg import __version__
 from threekg.data import open_dataset
 from threekg.data.normalize import normalize_recordings
+from threekg.errors import DataError, UsageError
 from threekg.evaluate.bootstrap import draw_counts, weighted_auroc
 from threekg.evaluate.challenge import challenge_metric, load_weights
+from threekg.evaluate.checks import check_dataset, check_options, check_test_split
 from threekg.evaluate.diagnose import Diagnoser, DiagnosticOptions
 from threekg.evaluate.embeddings import (
     NonFiniteSignalError,
@@ -89,10 +91,13 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     """
     opt = options or EvalOptions()
     if opt.split not in SPLIT_MODES:
-        raise ValueError(f"split must be one of {SPLIT_MODES}, got {opt.split!r}")
+        raise UsageError(f"split must be one of {SPLIT_MODES}, got {opt.split!r}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_options(opt)  # mistakes knowable up front are refused before anything is written or computed
     ds = open_dataset(data)
+    absent = check_dataset(ds, opt)
+    specs = parse_encoders(encoders, opt.arch)
+    out.mkdir(parents=True, exist_ok=True)
     names = list(ds.label_names)
     dfp = dataset_fingerprint(ds.path, ds.signals)
     labels = np.asarray(ds.labels)
@@ -104,6 +109,10 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
     test_all = np.concatenate([p["test"] for p in parts])
     y_test = labels[test_all]
     keep, dropped = evaluable_classes(y_test, names)
+    check_test_split(data, names, keep, int(test_all.size))
+    if absent:
+        log.warning("%s: %d of %d classes have no positive record anywhere and are not scored: %s",
+                    ds.path, len(absent), len(names), ", ".join(absent))
     counts = draw_counts(y_test, keep, opt.n_boot, opt.bootstrap_seed) if opt.n_boot > 0 and keep.any() else None
     groups = load_groups(names)
     weights = None
@@ -122,7 +131,6 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
             for s in opt.seeds:
                 subsets[(i, f, s)] = p["train"][load_or_make_subset(train_records, labels[p["train"]], f, s, dkey,
                                                                     where)]
-    specs = parse_encoders(encoders, opt.arch)
     runs: list[dict[str, Any]] = []
     boot: dict[tuple[str, float, int], np.ndarray] = {}
     grid = list(itertools.product(opt.fractions, opt.seeds))
@@ -142,8 +150,8 @@ def evaluate(data: str | Path, encoders: list[str | EncoderSpec], out: str | Pat
                                                  normalize=spec.normalize)
             except NonFiniteSignalError as err:
                 bad = [str(ds.records["record"].iloc[r]) for r in err.rows[:10]]
-                raise ValueError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {bad}: "
-                                 "the dataset is damaged; prepare it again") from None
+                raise DataError(f"{ds.path}: non-finite (NaN/inf) values in signals.npy, records {bad}: "
+                                "the dataset is damaged; prepare it again") from None
             log.info("%s: embeddings %s (%s)", spec.name, path, "cache hit" if hit else "computed")
             if diagnose is not None:
                 diagnostics[spec.name] = diagnose(spec.name, module, fp, z, spec.normalize)
@@ -258,8 +266,8 @@ def _partitions(records: Any, out: Path, opt: EvalOptions,
         for k, v in p.items():
             if v.size == 0:
                 where = f" of fold {i + 1}" if len(parts) > 1 else ""
-                raise ValueError(f"the {k} split{where} is empty ({kind} split of {int(evaluated.sum())} "
-                                 "evaluated records)")
+                raise DataError(f"the {k} split{where} is empty ({kind} split of {int(evaluated.sum())} "
+                                "evaluated records)", hint="evaluate on a dataset with more patients")
     return parts, kind
 
 
@@ -292,5 +300,7 @@ def score_run(y: np.ndarray, prob: np.ndarray, names: list[str], keep: np.ndarra
 
 
 def set_threads(n: int) -> None:
-    """Limit torch intra-op threads (the CLI's ``--threads``)."""
-    torch.set_num_threads(max(1, n))
+    """Limit torch intra-op threads (the CLI's ``--threads``, 1 to 1024)."""
+    if not 1 <= n <= 1024:
+        raise UsageError(f"--threads {n}: must be between 1 and 1024 (0: torch's choice)")
+    torch.set_num_threads(n)

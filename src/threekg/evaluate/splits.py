@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from threekg.errors import DataError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -71,7 +73,7 @@ def make_folds(records: pd.DataFrame, k: int = 10, seed: int = 0,
         fold = records["strat_fold"].astype(int).to_numpy()
         values = np.unique(fold)
         if values.size < 3:
-            raise ValueError(f"cross-validation needs at least 3 strat_fold values, got {values.tolist()}")
+            raise DataError(f"cross-validation needs at least 3 strat_fold values, got {values.tolist()}")
         return (np.searchsorted(values, fold) + 1).astype(np.int64), "strat_fold"
     if k < 3:
         raise ValueError(f"cross-validation needs at least 3 folds, got {k}")
@@ -80,7 +82,8 @@ def make_folds(records: pd.DataFrame, k: int = 10, seed: int = 0,
     pid = records["patient_id"].astype(str).to_numpy()
     patients, inverse, sizes = np.unique(pid, return_inverse=True, return_counts=True)
     if patients.size < k:
-        raise ValueError(f"{k} folds need at least {k} patients, the dataset has {patients.size}")
+        raise DataError(f"{k} folds need at least {k} patients, the dataset has {patients.size}",
+                        hint="lower --cv-folds")
     order = np.random.default_rng(seed).permutation(patients.size)
     filled = np.zeros(k)
     assign = np.empty(patients.size, dtype=np.int64)

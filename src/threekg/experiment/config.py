@@ -41,8 +41,10 @@ from typing import Any
 
 import yaml
 
+from threekg import errors
 
-class ConfigError(ValueError):
+
+class ConfigError(errors.ConfigError):
     """An invalid study configuration; the message names the file and the key."""
 
 

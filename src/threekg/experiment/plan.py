@@ -102,11 +102,15 @@ def _data_steps(prefix: str, root: Path, data: DataConfig, workers: int | None) 
             # synth writes each record's .hea last and atomically: the tree is complete when all n exist
             return (raw_dir / "synth.json").exists() and sum(1 for _ in raw_dir.rglob("*.hea")) == n
 
+        from threekg.synth.challenge import DIPOLE_REVISION
+
         synth_step = Step(
             name=f"{prefix}synth",
             kind="synth",
             output=raw_dir,
-            options=synth_opts,
+            # the dipole model's revision: a corpus of an older model is not reused
+            options=synth_opts if synth_opts.get("generator", "dipole") != "dipole"
+            else {**synth_opts, "dipole_revision": DIPOLE_REVISION},
             run=run_synth,
             is_complete=synth_complete,
             result_digest=lambda opts=synth_opts, raw_dir=raw_dir: fingerprint(  # type: ignore[misc]

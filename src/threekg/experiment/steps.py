@@ -21,7 +21,12 @@ from typing import Any
 from threekg.evaluate.probe import PROBE_REVISION
 from threekg.hashing import file_sha256
 
-RESULT_REVISIONS: dict[str, int] = {"evaluate": PROBE_REVISION}
+RESULT_REVISIONS: dict[str, int] = {
+    "evaluate": PROBE_REVISION,
+    # 2: the 3kg family's default strengths became 15 deg / 1.2 (THREEKG_STRENGTH): a run of `3kg`
+    # made before computed something else under the same options
+    "pretrain": 2,
+}
 """Per step kind, the revision of the code's results: raised when a change of threekg changes what a
 step computes from the same options (so studies made before it are recomputed, not reused). Kinds at
 revision 1 add nothing to their fingerprint, which keeps older studies' fingerprints valid."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from threekg import __version__
+from threekg.errors import DataError, UsageError
 from threekg.export.card import find_metrics_entry, model_card
 from threekg.models.hub import HUB_CONFIG, HUB_WEIGHTS, write_hub_folder
 from threekg.models.source import EncoderSource, open_encoder_source
@@ -77,13 +78,13 @@ def export_hub(encoder: str | Path | EncoderSource, out: str | Path, *, metrics:
     out = Path(out)
     source = encoder if isinstance(encoder, EncoderSource) else open_encoder_source(encoder)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ValueError(f"{out} exists and is not empty; pass --overwrite to replace its files")
+        raise UsageError(f"{out} exists and is not empty; pass --overwrite to replace its files")
     metrics_path = Path(metrics) if metrics is not None else discover_metrics(source)
     doc = load_metrics(metrics_path) if metrics_path is not None else None
     data = _pretrain_data(Path(pretrain_data)) if pretrain_data is not None else None
     if data and source.input.get("fs") and float(data["fs"]) != float(source.input["fs"]):
-        raise ValueError(f"--pretrain-data {pretrain_data} is at {data['fs']:g} Hz but encoder {source.path} was "
-                         f"pretrained on {float(source.input['fs']):g} Hz input; is it the right data set?")
+        raise DataError(f"--pretrain-data {pretrain_data} is at {data['fs']:g} Hz but encoder {source.path} was "
+                        f"pretrained on {float(source.input['fs']):g} Hz input; is it the right data set?")
     module = source.load("cpu")
     meta = {k: v for k, v in source.metadata.items() if k not in ("input", "threekg_version")}
     meta.update({"threekg_version": __version__, "trained_with_threekg_version": source.metadata.get("threekg_version"),

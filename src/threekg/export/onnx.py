@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from threekg import __version__
+from threekg.errors import MissingExtraError, UsageError
 from threekg.models.source import EncoderSource, open_encoder_source
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _require(module: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        raise ImportError(f"ONNX export needs the '{module}' package: pip install 'threekg[onnx]'")
+        raise MissingExtraError(f"ONNX export needs the '{module}' package: pip install 'threekg[onnx]'")
 
 
 def onnx_metadata(source: EncoderSource, samples: int) -> dict[str, str]:
@@ -105,12 +106,12 @@ def export_onnx(encoder: str | Path | EncoderSource, out: str | Path, *, samples
     if samples is None:
         samples = source.input.get("crop_samples")
         if not samples:
-            raise ValueError(f"encoder {source.path} records no pretraining crop length; pass --samples N")
+            raise UsageError(f"encoder {source.path} records no pretraining crop length; pass --samples N")
     samples = int(samples)
     if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
+        raise UsageError(f"samples must be >= 1, got {samples}")
     if out.exists() and not overwrite:
-        raise ValueError(f"{out} exists; pass --overwrite to replace it")
+        raise UsageError(f"{out} exists; pass --overwrite to replace it")
     module = source.load("cpu")
     channels = int(source.config.get("in_channels", 12))
     example = torch.zeros(2, channels, samples)

@@ -13,7 +13,13 @@ from threekg.models.export import (
     save_encoder,
 )
 from threekg.models.heads import HEAD_KINDS, IdentityHead, ProjectionHead, build_head
-from threekg.models.registry import ENCODERS, build_encoder, build_encoder_from_config, register_encoder
+from threekg.models.registry import (
+    ENCODERS,
+    UnknownEncoderError,
+    build_encoder,
+    build_encoder_from_config,
+    register_encoder,
+)
 from threekg.models.resnet1d import BasicBlock1d, ResNet1d
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "IdentityHead",
     "ProjectionHead",
     "ResNet1d",
+    "UnknownEncoderError",
     "build_encoder",
     "build_encoder_from_config",
     "build_head",

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from threekg import __version__
+from threekg.errors import DataError
 from threekg.models.hub import is_hub_folder, load_hub_encoder, read_hub_config
 from threekg.models.registry import build_encoder_from_config
 
@@ -79,7 +80,7 @@ def _header(path: Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as err:  # safetensors raises its own error types for malformed files
-        raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
+        raise DataError(f"{path}: not a readable safetensors file ({err})") from err
 
 
 def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -89,16 +90,16 @@ def load_encoder_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     resolved = _resolve(path)
     header = _header(resolved)
     if CONFIG_KEY not in header:
-        raise ValueError(
+        raise DataError(
             f"{resolved}: no '{CONFIG_KEY}' in the safetensors header; not written by "
             "threekg.models.save_encoder, so the architecture is unknown"
         )
     try:
         config = json.loads(header[CONFIG_KEY])
     except json.JSONDecodeError as err:
-        raise ValueError(f"{resolved}: '{CONFIG_KEY}' is not valid JSON ({err})") from err
+        raise DataError(f"{resolved}: '{CONFIG_KEY}' is not valid JSON ({err})") from err
     if not isinstance(config, dict) or "name" not in config:
-        raise ValueError(f"{resolved}: '{CONFIG_KEY}' must be a JSON object with a 'name', got {config!r}")
+        raise DataError(f"{resolved}: '{CONFIG_KEY}' must be a JSON object with a 'name', got {config!r}")
     return config
 
 
@@ -122,8 +123,9 @@ def load_encoder(path_or_run_dir: str | os.PathLike[str], map_location: str | to
     """Rebuild an encoder from a safetensors file (or ``RUN/encoder.safetensors``, or a hub folder
     written by ``threekg export --hub``: ``config.json`` + ``model.safetensors``) in eval mode.
 
-    Never unpickles anything. Raises FileNotFoundError, ValueError (not safetensors, no or bad
-    config, weights that do not match the architecture: missing/unexpected keys or shapes),
+    Never unpickles anything. Raises FileNotFoundError, :class:`~threekg.errors.DataError` (a
+    ValueError: not safetensors, no or bad config, weights that do not match the architecture:
+    missing/unexpected keys or shapes),
     KeyError (config names an encoder that is not registered).
     """
     if _is_hub(path_or_run_dir):
@@ -139,5 +141,5 @@ def load_encoder(path_or_run_dir: str | os.PathLike[str], map_location: str | to
     try:
         encoder.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not match encoder config {config}: {err}") from err
+        raise DataError(f"{path}: weights do not match encoder config {config}: {err}") from err
     return encoder.to(device).eval()

@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from threekg.errors import DataError
 from threekg.models.registry import build_encoder_from_config
 
 HUB_CONFIG = "config.json"
@@ -76,13 +77,13 @@ def read_hub_config(folder: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a readable JSON file ({err})") from err
+        raise DataError(f"{path}: not a readable JSON file ({err})") from err
     encoder = document.get("encoder") if isinstance(document, dict) else None
     if not isinstance(encoder, dict) or "name" not in encoder:
-        raise ValueError(f"{path}: no 'encoder' object with a 'name'; not a threekg hub folder")
+        raise DataError(f"{path}: no 'encoder' object with a 'name'; not a threekg hub folder")
     for key in ("input", "metadata"):
         if not isinstance(document.get(key, {}), dict):
-            raise ValueError(f"{path}: '{key}' must be a JSON object")
+            raise DataError(f"{path}: '{key}' must be a JSON object")
     return {"encoder": encoder, "input": document.get("input", {}), "metadata": document.get("metadata", {})}
 
 
@@ -102,14 +103,14 @@ def load_hub_encoder(folder: str | os.PathLike[str], map_location: str | torch.d
             keys = list(f.keys())
             stray = [k for k in keys if not k.startswith(PREFIX)]
             if stray:
-                raise ValueError(f"{path}: weights {stray[:3]} lack the '{PREFIX}' prefix of a threekg hub folder")
+                raise DataError(f"{path}: weights {stray[:3]} lack the '{PREFIX}' prefix of a threekg hub folder")
             tensors = {k[len(PREFIX):]: f.get_tensor(k) for k in keys}
     except ValueError:
         raise
     except Exception as err:  # safetensors raises its own error types for malformed files
-        raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
+        raise DataError(f"{path}: not a readable safetensors file ({err})") from err
     try:
         encoder.load_state_dict(tensors, strict=True)
     except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not match encoder config {config}: {err}") from err
+        raise DataError(f"{path}: weights do not match encoder config {config}: {err}") from err
     return encoder.to(device).eval()

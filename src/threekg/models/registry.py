@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from threekg.errors import UsageError
+
 EncoderFactory = Callable[..., nn.Module]
 F = TypeVar("F", bound=EncoderFactory)
 
@@ -53,18 +55,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+class UnknownEncoderError(UsageError, KeyError):
+    """An encoder name that is not registered (a KeyError, as a failed registry lookup always was)."""
+
+
 def build_encoder(name: str = "resnet18", **options: Any) -> nn.Module:
     """Build a registered encoder: ``(batch, 12, samples)`` -> ``(batch, embed_dim)``.
 
     ``encoder.config`` is set to ``{"name": name, **options}`` (tuples stored as lists), which
     rebuilds the same architecture via :func:`build_encoder_from_config`.
 
-    Raises KeyError for an unknown name (listing the registered ones), TypeError for an
+    Raises :class:`UnknownEncoderError` (a KeyError and a user error) for an unknown name (listing the
+    registered ones), TypeError for an
     unknown option, ValueError when the options are not JSON-serialisable or the factory
     returns a module without an integer ``embed_dim``.
     """
     if name not in ENCODERS:
-        raise KeyError(f"unknown encoder {name!r}; registered encoders: {sorted(ENCODERS)}")
+        raise UnknownEncoderError(f"unknown encoder {name!r}; registered encoders: {sorted(ENCODERS)}")
     config = {"name": name, **_jsonable(options)}
     try:
         json.dumps(config)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from threekg.errors import DataError, InputError
 from threekg.hashing import file_sha256
 from threekg.models.export import ENCODER_FILENAME, load_encoder, load_encoder_config, load_encoder_metadata
 from threekg.models.hub import HUB_WEIGHTS, is_hub_folder
@@ -60,28 +61,29 @@ class EncoderSource:
 def open_encoder_source(path: str | os.PathLike[str]) -> EncoderSource:
     """Resolve a RUN dir (finished: ``DONE``), an ``encoder.safetensors`` file or a hub folder.
 
-    Raises ValueError with one line naming the path: not found, a pretraining run that did not
-    finish, a folder that is neither a run nor a hub folder, or a file that is not a threekg encoder.
+    Raises one line naming the path: :class:`~threekg.errors.InputError` when it is not found,
+    :class:`~threekg.errors.DataError` (a ValueError) for a folder that is neither a run nor a hub
+    folder, a pretraining run that did not finish, or a file that is not a threekg encoder.
     """
     p = Path(path)
     if p.is_dir():
         if ((p / "config.yaml").exists() or (p / "checkpoints").is_dir()) and not (p / "DONE").exists():
-            raise ValueError(f"{p}: a pretraining run that did not finish (no DONE); resume it with "
-                             "`threekg pretrain ... --resume` or name its encoder file")
+            raise DataError(f"{p}: a pretraining run that did not finish (no DONE); resume it with "
+                            "`threekg pretrain ... --resume` or name its encoder file")
         if (p / ENCODER_FILENAME).is_file():
             kind, file = "run", p / ENCODER_FILENAME
         elif is_hub_folder(p):
             kind, file = "hub", p / HUB_WEIGHTS
         else:
-            raise ValueError(f"{p}: neither a pretraining run ({ENCODER_FILENAME}) nor a hub folder "
-                             "(config.json + model.safetensors)")
+            raise DataError(f"{p}: neither a pretraining run ({ENCODER_FILENAME}) nor a hub folder "
+                            "(config.json + model.safetensors)")
     elif p.is_file():
         kind, file = "file", p
     else:
-        raise ValueError(f"{p}: no such encoder (expected a RUN dir, a .safetensors file or a hub folder)")
+        raise InputError(f"{p}: no such encoder (expected a RUN dir, a .safetensors file or a hub folder)")
     try:
         config = load_encoder_config(p)
         metadata = load_encoder_metadata(p)
     except (ValueError, FileNotFoundError) as err:
-        raise ValueError(str(err).splitlines()[0]) from err
+        raise DataError(str(err).splitlines()[0]) from err
     return EncoderSource(p, kind, file, file_sha256(file), config, metadata)

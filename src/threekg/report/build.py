@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from threekg import __version__
+from threekg.errors import UsageError
 from threekg.report import figures, html
 from threekg.report.diagnostics import diagnostics_table
 from threekg.report.model import ReportData, merge
@@ -83,7 +84,7 @@ def build_report(dirs: list[Path], out: Path, focus: str | None = None) -> Path:
     when ``dirs`` is empty or ``focus`` matches no encoder.
     """
     if not dirs:
-        raise ValueError("no evaluation folder given")
+        raise UsageError("no evaluation folder given")
     out = Path(out)
     docs = [(metrics_path(Path(d)), load_metrics(d)) for d in dirs]
     data = merge(docs, focus=focus)

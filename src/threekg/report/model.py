@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threekg.errors import UsageError
 from threekg.report.schema import MetricsFormatError
 
 FOCUS_PREFIX = "3kg"
@@ -151,7 +152,7 @@ def merge(docs: list[tuple[Path, dict[str, Any]]], focus: str | None = None) -> 
                 keymap[(tag, member)] = keymap[(tag, group)]
     if focus is not None and not any(e.role == "focus" for e in encoders):
         names = sorted({e.name for e in encoders})
-        raise ValueError(f"--focus {focus!r} matches no encoder; encoders are {names}")
+        raise UsageError(f"--focus {focus!r} matches no encoder; encoders are {names}")
     encoders.sort(key=lambda e: (_ROLE_ORDER[e.role], sources.index(e.source)))
 
     label_names: list[str] = []

@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from threekg.errors import DataError
+
 METRICS_FILE = "metrics.json"
 
 READABLE_VERSIONS = (1,)
@@ -27,7 +29,7 @@ _SUMMARY_REQUIRED = ("encoder", "fraction", "macro_auroc_mean", "ci_low", "ci_hi
 _PAIRED_REQUIRED = ("encoder_a", "encoder_b", "fraction", "diff_mean", "ci_low", "ci_high")
 
 
-class MetricsFormatError(ValueError):
+class MetricsFormatError(DataError):
     """A ``metrics.json`` that the report cannot use; ``str()`` is ``"<file>: <field>: <reason>"``."""
 
     def __init__(self, path: Path, field: str, reason: str) -> None:

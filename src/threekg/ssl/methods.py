@@ -13,6 +13,9 @@ Built-in methods (``METHODS``):
   view of the same patient. By default the two views are cut from two windows of the recording
   at least one view apart (``windows="random"``); the paper cuts both from one window
   (``windows="same"``), which lets the encoder match views by beat timing (docs/pretrain.md).
+  The family rotates by up to 15 deg and scales by up to 1.2 (``threekg.augment.THREEKG_STRENGTH``),
+  milder than the paper's 45 deg / 1.5, which did worse on real labels (docs/results.md).
+* ``3kg-paper``: the paper's recipe exactly: 45 deg / 1.5 and both views from one window.
 * ``simclr``: two views of ``PIPELINES["simclr"]`` (noise, amplitude scale, baseline wander,
   lead mask; the crop is the loader's random window).
 * ``cmsc`` (CLOCS): the loader reads a crop of twice the view length; the views are its two
@@ -62,6 +65,11 @@ class Method:
         if need > record_samples:
             raise ValueError(f"{self.name}: needs {need} samples per recording, the recordings have {record_samples}")
         return need
+
+    def loader_windows(self) -> tuple[str, int, int] | None:
+        """``(mode, view_samples, min_offset)`` when the loader must read two windows per recording
+        (``threekg.train.data.CropDataset(windows=...)``), after :meth:`loader_samples`; else None."""
+        return None
 
     def modules(self) -> list[nn.Module]:
         """Modules holding buffers that must follow the batch to its device."""
@@ -141,29 +149,35 @@ class AugmentationMethod(Method):
 
         if self.windows == "random" and self.min_offset_seconds is None:
             self.min_offset = max(0, min(view_samples, record_samples - view_samples))
-            if self.min_offset < view_samples:
+            if self.min_offset < view_samples <= record_samples:  # (longer views: window_span refuses them)
                 log.warning("method %r: recordings of %d samples leave room for two windows of %d samples only "
                             "%d samples apart: the two views overlap%s", self.name, record_samples, view_samples,
                             self.min_offset, " completely (the same window, as windows='same')"
                             if self.min_offset == 0 else "")
         try:
-            span = window_span(self.windows, view_samples, record_samples, self.min_offset)
+            window_span(self.windows, view_samples, record_samples, self.min_offset)
         except ValueError as err:
             raise ValueError(f"method {self.name!r}: {err}") from None
         self.view_samples = view_samples
-        return span
+        return view_samples if self.windows == "same" else 2 * view_samples
+
+    def loader_windows(self) -> tuple[str, int, int] | None:
+        if self.windows == "same" or self.view_samples is None:
+            return None
+        return self.windows, self.view_samples, self.min_offset
 
     def make_views(self, batch: Batch, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        from threekg.augment import window_pair
-
         x = batch["x"]
         if self.windows == "same":  # the loader's crop is the view: no window draw (bit-identical to 0.1)
             views = torch.cat([self.pipeline(x, generator=generator) for _ in range(self.n_views)])
         else:
-            if self.view_samples is None:
-                raise ValueError(f"method {self.name!r}: call loader_samples(view_samples, record_samples) "
-                                 "before make_views with windows != 'same'")
-            first, second = window_pair(x, self.view_samples, self.windows, self.min_offset, generator)[:2]
+            view = self.view_samples if self.view_samples is not None else x.shape[-1] // 2
+            if x.shape[-1] != 2 * view:
+                raise ValueError(
+                    f"method {self.name!r}: with windows={self.windows!r} a batch holds the two windows end to "
+                    f"end, (B, 12, 2 x {view}); got {tuple(x.shape)}. The training engine's loader does this "
+                    "(Method.loader_windows); from whole recordings, cut them with threekg.augment.window_pair")
+            first, second = x[..., :view], x[..., view:]
             views = torch.cat([self.pipeline(first, generator=generator), self.pipeline(second, generator=generator)])
         ids = batch["patient"] if self.patient_positives else batch["index"]
         return views, ids.repeat(self.n_views)
@@ -229,9 +243,9 @@ def register_method(name: str) -> Callable[[F], F]:
     return decorator
 
 
-def _augmentation_factory(name: str) -> MethodFactory:
+def _augmentation_factory(name: str, **defaults: Any) -> MethodFactory:
     def factory(fs: float, **options: Any) -> Method:
-        return AugmentationMethod(name, fs, **options)
+        return AugmentationMethod(name, fs, **{**defaults, **options})
 
     factory.__doc__ = (f"Two views of PIPELINES[{name!r}]; options: pipeline, patient_positives, n_views, "
                        "windows, min_offset_seconds.")
@@ -240,6 +254,8 @@ def _augmentation_factory(name: str) -> MethodFactory:
 
 for _name in ("3kg", "3kg-spatial", "3kg-temporal", "3kg-rotation", "3kg-scaling", "3kg-residual", "3kg-kors", "simclr"):
     register_method(_name)(_augmentation_factory(_name))
+# the paper's recipe exactly: its strengths (PIPELINES["3kg-paper"]) and both views from one window
+register_method("3kg-paper")(_augmentation_factory("3kg-paper", windows="same"))
 register_method("cmsc")(lambda fs: CMSCMethod())
 register_method("pclr")(lambda fs: PCLRMethod())
 

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.io
 
 from threekg import __version__
+from threekg.errors import UsageError
 from threekg.leads import LEADS
 from threekg.progress import progress_bar
 from threekg.synth.generate import generate_records
@@ -47,7 +48,16 @@ CHUNK = 64
 """Records rendered together (a fixed number, so the work split never depends on the worker count)."""
 MAX_RECORDS = 999_999
 GENERATORS = ("dipole", "deepfake")
+DIPOLE_REVISION = 2
+"""Revision of the dipole model's output: raised when the same options and seed give other records
+(2: calibrated against PTB-XL-500, all 24 scored classes, measured variability and noise; issue 14).
+A study's synth step includes it in its fingerprint, so an older synthetic corpus is generated again."""
 """``generator`` names: the dipole model of this package, the DeepFake-ECG GAN (optional extra)."""
+MAX_SAMPLES = 1_000_000
+"""Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""
+MIN_FS, MIN_SECONDS = 50.0, 1.0
+"""The smallest sampling rate (Hz) and length (s) accepted: the waves need a few samples each (render
+fails on records of one or two samples at a few Hz), and a record should hold about one beat."""
 
 
 def record_name(index: int) -> str:
@@ -141,8 +151,8 @@ def _check_options(out: Path, n: int, options: dict[str, Any], about: dict[str, 
     if info.exists():
         old = json.loads(info.read_text())
         if old.get("options") != options:
-            raise ValueError(f"{info}: existing tree was made with {old.get('options')}, not {options}; "
-                             "use another folder")
+            raise UsageError(f"{info}: existing tree was made with {old.get('options')}, not {options}",
+                             hint="use another folder, or the options it was made with")
     codes = class_codes()
     _atomic_write(info, json.dumps({
         "threekg_version": __version__,
@@ -169,6 +179,22 @@ def missing_records(out: Path, n: int, size: int,
             yield block, todo
 
 
+def _check_arguments(n: int, seed: int, fs: float, seconds: float, recordings_per_patient: int) -> None:
+    """Refuse impossible arguments (UsageError, a ValueError) before anything is written."""
+    if not 0 < n <= MAX_RECORDS:
+        raise UsageError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+    if seed < 0:
+        raise UsageError(f"seed must be >= 0, got {seed}")
+    if not (MIN_FS <= fs < np.inf and MIN_SECONDS <= seconds < np.inf):
+        raise UsageError(f"fs={fs:g} Hz, seconds={seconds:g}: the generator needs finite fs >= {MIN_FS:g} Hz and "
+                         f"seconds >= {MIN_SECONDS:g}")
+    if round(fs * seconds) > MAX_SAMPLES:
+        raise UsageError(f"fs x seconds = {fs:g} Hz x {seconds:g} s is {round(fs * seconds):,} samples per record; "
+                         f"at most {MAX_SAMPLES:,} are supported", hint="lower fs or seconds")
+    if recordings_per_patient < 1:
+        raise UsageError(f"recordings_per_patient must be >= 1, got {recordings_per_patient}")
+
+
 def write_challenge_tree(
     out: str | Path,
     n: int,
@@ -190,15 +216,14 @@ def write_challenge_tree(
     Returns ``out`` as a Path.
     """
     if prevalence is not None and generator != "dipole":
-        raise ValueError(f"prevalences apply to the labelled dipole generator, not {generator!r}")
+        raise UsageError(f"prevalences apply to the labelled dipole generator, not {generator!r}")
     if generator == "deepfake":
         from threekg.synth.deepfake import write_deepfake_tree
 
         return write_deepfake_tree(out, n, seed, fs, seconds, recordings_per_patient, workers, progress)
     if generator != "dipole":
-        raise ValueError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
-    if not 0 < n <= MAX_RECORDS:
-        raise ValueError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+        raise UsageError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
+    _check_arguments(n, seed, fs, seconds, recordings_per_patient)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     prev = resolve_prevalence(prevalence)

@@ -30,12 +30,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from threekg import errors
 from threekg.data.resample import fix_length
+from threekg.errors import UsageError
 from threekg.hashing import file_sha256
 from threekg.leads import INDEPENDENT_LEADS
 from threekg.progress import progress_bar
 from threekg.synth.challenge import (
     MAX_RECORDS,
+    MAX_SAMPLES,
+    MIN_FS,
     RECORDS_PER_FOLDER,
     _check_options,
     missing_records,
@@ -60,7 +64,7 @@ PREFIX = "DFK"
 """Record names ``DFK000001`` and patient ids ``DFKP000001``: never equal to the dipole tree's ``SYN``."""
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(errors.MissingExtraError):
     """The optional ``deepfake-ecg`` package is not installed."""
 
 
@@ -220,19 +224,22 @@ def write_deepfake_tree(
 
     Raises:
         MissingExtraError: ``deepfake-ecg`` is not installed.
-        ValueError: ``seconds`` is not 10, ``recordings_per_patient`` is not 1, or ``out`` holds a tree
-            made with other options.
+        UsageError (a ValueError): ``seconds`` is not 10, ``recordings_per_patient`` is not 1, or ``out``
+            holds a tree made with other options.
     """
     if not 0 < n <= MAX_RECORDS:
-        raise ValueError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+        raise UsageError(f"n must be in 1..{MAX_RECORDS}, got {n}")
+    if seed < 0:
+        raise UsageError(f"seed must be >= 0, got {seed}")
     if seconds != GENERATOR_SECONDS:
-        raise ValueError(f"the deepfake generator makes {GENERATOR_SECONDS:g} s records; got seconds={seconds:g} "
+        raise UsageError(f"the deepfake generator makes {GENERATOR_SECONDS:g} s records; got seconds={seconds:g} "
                          "(crop later with threekg prepare --seconds)")
     if recordings_per_patient != 1:
-        raise ValueError("the deepfake generator makes one recording per patient; "
+        raise UsageError("the deepfake generator makes one recording per patient; "
                          f"got recordings_per_patient={recordings_per_patient}")
-    if fs <= 0:
-        raise ValueError(f"fs must be positive, got {fs}")
+    if not (MIN_FS <= fs < np.inf and round(fs * seconds) <= MAX_SAMPLES):
+        raise UsageError(f"fs must be positive, at least {MIN_FS:g} Hz and give at most {MAX_SAMPLES:,} samples "
+                         f"per record, got {fs:g} Hz")
     ckpt = checkpoint_path()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

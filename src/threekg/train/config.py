@@ -10,6 +10,7 @@ the method / encoder / head they configure. Override values are parsed with ``ya
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any
 
 import yaml
 
+from threekg import errors
+
 FREE_FORM = ("method.options", "encoder.options", "head.options")
 """Dotted keys whose content is passed through to a factory rather than checked here."""
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.ConfigError):
     """An invalid configuration: the message names the offending key and where it came from."""
 
 
@@ -183,7 +186,7 @@ def validate(config: dict[str, Any]) -> None:
                 parent, _, leaf = key.rpartition(".")
                 (get(config, parent) if parent else config)[leaf] = value
         ok_type = isinstance(value, kind) or (kind is float and isinstance(value, int))
-        if isinstance(value, bool) or not ok_type or value < 0 or (value == 0 and not allow_zero):
+        if isinstance(value, bool) or not ok_type or not 0 <= value < math.inf or (value == 0 and not allow_zero):
             raise ConfigError(f"option {key}={value!r}: expected a positive {kind.__name__}")
 
     positive("seed", allow_zero=True)

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from threekg.data.normalize import recording_scale
+from threekg.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ class StepBatchSampler(Sampler[list[Item]]):
 
     Batch ``k`` (counted from 0 over the whole run) is the same for every run with the same
     ``seed``, ``n_records``, ``batch_size`` and ``world_size``; iteration starts at
-    ``start_batch`` (the resume point). Raises ValueError when the global batch does not fit in
-    one epoch.
+    ``start_batch`` (the resume point). Raises :class:`~threekg.errors.DataError` (a ValueError)
+    when the global batch does not fit in one epoch.
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class StepBatchSampler(Sampler[list[Item]]):
     ) -> None:
         global_batch = batch_size * world_size
         if n_records < global_batch:
-            raise ValueError(
+            raise DataError(
                 f"the dataset has {n_records} records, fewer than one global batch "
                 f"({batch_size} per process x {world_size} processes = {global_batch}); "
                 "lower data.batch_size or use more data"
@@ -122,6 +123,11 @@ class CropDataset(Dataset[dict[str, Any]]):
             so the relations between leads, hence the heart vector, are kept).
         paired: also return ``x2``, a crop of another recording of the same patient (PCLR), or
             an independent crop of the same recording when the patient has only one.
+        windows: ``(mode, view_samples, min_offset)`` of a method whose two views come from two
+            windows (``Method.loader_windows``): each item is then the two windows, each
+            ``view_samples`` long, placed end to end (``crop_samples`` must be ``2 x view_samples``),
+            their starts drawn by :func:`threekg.augment.window_starts`. Reading only the two
+            windows, not the whole recording, keeps the loader as cheap as for one crop.
 
     ``dataset.__getitems__(items)`` returns ``{"x": (n, 12, crop_samples) float32,
     ["x2": (n, 12, crop_samples) float32,] "index": (n,) int64, "patient": (n,) int64,
@@ -129,21 +135,33 @@ class CropDataset(Dataset[dict[str, Any]]):
     """
 
     def __init__(
-        self, data_dir: str | Path, crop_samples: int, seed: int, normalize: str = "none", paired: bool = False
+        self, data_dir: str | Path, crop_samples: int, seed: int, normalize: str = "none", paired: bool = False,
+        windows: tuple[str, int, int] | None = None,
     ) -> None:
         from threekg.data import open_dataset
 
         self.data_dir = Path(data_dir)
         ds = open_dataset(self.data_dir)
         self.n_records, self.n_samples, self.fs = len(ds), int(ds.n_samples), float(ds.fs)
-        if crop_samples > self.n_samples:
-            raise ValueError(
-                f"{self.data_dir}: crops of {crop_samples} samples do not fit in its recordings of "
+        # two windows are read end to end: each must fit, not their total
+        need = windows[1] if windows is not None else crop_samples
+        if not 0 < need <= self.n_samples:
+            raise DataError(
+                f"{self.data_dir}: crops of {need} samples do not fit in its recordings of "
                 f"{self.n_samples} samples at {self.fs:g} Hz; lower data.crop_seconds"
             )
         if normalize not in ("none", "minmax"):
             raise ValueError(f"normalize must be 'none' or 'minmax', got {normalize!r}")
         self.crop_samples, self.seed, self.normalize, self.paired = crop_samples, seed, normalize, paired
+        if windows is not None:
+            from threekg.augment import window_span
+
+            mode, view, min_offset = windows
+            if crop_samples != 2 * view or paired:
+                raise ValueError(f"windows {windows}: the loader's items are two windows of {view} samples "
+                                 f"({2 * view} in all, got crop_samples={crop_samples}) and cannot be paired")
+            window_span(mode, view, self.n_samples, min_offset)  # the recordings must leave room for both
+        self.windows = windows
         self.patients = patient_codes(ds.records, str(self.data_dir))
         self.partners = partner_table(self.patients) if paired else []
         self._signals: np.ndarray | None = None  # opened lazily in each worker process
@@ -165,19 +183,33 @@ class CropDataset(Dataset[dict[str, Any]]):
         state["_signals"] = None  # never pickle the memory map into workers / spawned processes
         return state
 
+    def _window_pairs(self, records: np.ndarray, starts: np.ndarray, view: int) -> torch.Tensor:
+        """(n, 12, 2 x view) float32: the windows ``starts[:, 0]`` and ``starts[:, 1]`` end to end."""
+        signals = self.signals
+        out = np.empty((len(records), signals.shape[1], 2 * view), dtype=np.float32)
+        for i, (record, (a, b)) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
+            out[i, :, :view] = signals[record, :, a : a + view]
+            out[i, :, view:] = signals[record, :, b : b + view]
+        self._scale(out, records)
+        return torch.from_numpy(out)
+
     def _crops(self, records: np.ndarray, starts: np.ndarray) -> torch.Tensor:
         """(n, 12, crop_samples) float32 windows ``[start, start + crop)`` of ``records``."""
         signals, length = self.signals, self.crop_samples
         out = np.empty((len(records), signals.shape[1], length), dtype=np.float32)
         for i, (record, start) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
             out[i] = signals[record, :, start : start + length]
+        self._scale(out, records)
+        return torch.from_numpy(out)
+
+    def _scale(self, out: np.ndarray, records: np.ndarray) -> None:
+        """Divide each row of ``out`` in place by its whole recording's max - min (``normalize=minmax``)."""
         if self.normalize == "minmax":
             for i, record in enumerate(records.tolist()):
-                span = recording_scale(np.asarray(signals[record : record + 1]))[0]
+                span = recording_scale(np.asarray(self.signals[record : record + 1]))[0]
                 if not np.isfinite(span):
                     raise ValueError(f"{self.data_dir}: record {record} has non-finite samples")
                 out[i] /= span
-        return torch.from_numpy(out)
 
     def __getitems__(self, items: list[Item]) -> dict[str, Any]:
         """A whole collated batch at once: ``{"x": (n, 12, crop) float32, ...}`` (see the class docstring).
@@ -190,7 +222,14 @@ class CropDataset(Dataset[dict[str, Any]]):
         _, batch, position = items[0]
         rng = np.random.default_rng([self.seed, batch, position])
         high = self.n_samples - self.crop_samples + 1
-        out: dict[str, Any] = {"x": self._crops(records, rng.integers(0, high, size=len(items)))}
+        if self.windows is not None:
+            from threekg.augment import window_starts
+
+            mode, view, min_offset = self.windows
+            starts = window_starts(rng, len(items), self.n_samples, view, mode, min_offset)
+            out: dict[str, Any] = {"x": self._window_pairs(records, starts, view)}
+        else:
+            out = {"x": self._crops(records, rng.integers(0, high, size=len(items)))}
         if self.paired:
             partners = np.array(
                 [int(p[rng.integers(0, len(p))]) if len(p) else int(r)

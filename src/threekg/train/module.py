@@ -19,17 +19,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from threekg.errors import UserError
 from threekg.ssl.losses import NTXentLoss
 from threekg.ssl.methods import Method
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+class NonFiniteLossError(UserError, RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint.
+
+    A :class:`~threekg.errors.UserError`: the usual causes are a learning rate too high for the
+    batch, or a damaged dataset (:class:`NonFiniteInputError`); the CLI prints it as one line.
+    """
 
 
-class DivergedLossError(RuntimeError):
+class DivergedLossError(UserError, RuntimeError):
     """The loss stayed finite but far above its running median (``threekg.train.callbacks.DivergenceGuard``).
 
     ``step``: the (1-based) optimizer step at which the run stopped; ``onset``: the first step of the

@@ -13,6 +13,7 @@ Run directory (docs/architecture.md)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -20,16 +21,18 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
+from threekg.errors import UserError
 from threekg.ssl.methods import Method
 from threekg.train.callbacks import DivergenceGuard, Throughput, progress_callback
 from threekg.train.checkpoint_io import AtomicCheckpointIO, remove_partial_checkpoints
@@ -44,7 +47,7 @@ CONFIG_FILE, DONE_FILE, ENCODER_FILE = "config.yaml", "DONE", "encoder.safetenso
 RESUMABLE_CHANGES = ("trainer.max_steps", "trainer.epochs")
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The run directory is in a state that does not allow the requested action."""
 
 
@@ -113,11 +116,12 @@ def _resolve(
 
 
 def _prepare_run_dir(run: Path, resume: bool, overwrite: bool) -> str:
-    """Check the run directory; returns ``"fresh"``, ``"resume"`` or ``"done"``."""
+    """Check the run directory; returns ``"fresh"``, ``"resume"``, ``"done"`` or ``"replace"``
+    (``overwrite`` of an existing run: deleted only once the configuration and data are checked)."""
     if overwrite and run.exists():
         if run.is_dir() and any(run.iterdir()) and not (run / CONFIG_FILE).is_file():
             raise RunDirError(f"{run}: not a threekg run directory (no {CONFIG_FILE}); refusing to delete it")
-        shutil.rmtree(run) if run.is_dir() else run.unlink()
+        return "replace"
     if run.exists() and not run.is_dir():
         raise RunDirError(f"{run}: exists and is not a directory")
     if (run / DONE_FILE).is_file():
@@ -212,13 +216,15 @@ def pretrain(
     if state == "done":
         log.info("%s: this run is already complete (%s exists); nothing to do", run, DONE_FILE)
         return run
-    config = _resolve(run, method, preset, config_file, overrides, resume)
+    config = _resolve(run, method, preset, config_file, overrides, resume and state != "replace")
+    dataset, crop_samples, method_obj = _dataset(data_dir, config)  # a config that cannot fit the data stops here
+    trainer_cfg = config["trainer"]
+    StepBatchSampler(len(dataset), int(config["data"]["batch_size"]), 0, _world(trainer_cfg))  # one batch fits
+    if state == "replace":
+        shutil.rmtree(run) if run.is_dir() else run.unlink()
     ckpt = find_checkpoint(run) if state == "resume" else None
     if state == "resume" and ckpt is None:
         log.warning("%s: no readable checkpoint; starting from step 0", run)
-
-    dataset, crop_samples, method_obj = _dataset(data_dir, config)
-    trainer_cfg = config["trainer"]
     if ckpt is not None and (run / DONE_FILE).is_file():
         done_steps = int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
         if done_steps >= _max_steps(config, len(dataset), _world(trainer_cfg)):
@@ -226,20 +232,23 @@ def pretrain(
             return run
         if rank_zero:
             (run / DONE_FILE).unlink()
+
+    from threekg.models import build_encoder, build_head
+
+    _check_accelerator(trainer_cfg)
+    if config["trainer"].get("threads"):
+        torch.set_num_threads(int(config["trainer"]["threads"]))
+    L.seed_everything(int(config["seed"]), workers=False, verbose=False)
+    with _user_options("encoder"):  # built before anything is written: a bad option leaves no half run
+        encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
+    with _user_options("head"):
+        head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
     if rank_zero:
         for partial in remove_partial_checkpoints(run / "checkpoints"):
             log.info("%s: removed the partial checkpoint %s of a killed run", run, partial.name)
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
         dump_config(config, run / CONFIG_FILE)
         stash_csv(run / "logs" / "csv")
-
-    from threekg.models import build_encoder, build_head
-
-    if config["trainer"].get("threads"):
-        torch.set_num_threads(int(config["trainer"]["threads"]))
-    L.seed_everything(int(config["seed"]), workers=False, verbose=False)
-    encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
-    head = build_head(config["head"]["kind"], in_dim=cast(int, encoder.embed_dim), **config["head"]["options"])
     max_steps = _max_steps(config, len(dataset), _world(trainer_cfg))
     module = PretrainModule(encoder, head, method_obj, config, max_steps)
     if trainer_cfg["compile"]:
@@ -247,7 +256,10 @@ def pretrain(
     log.info("%s on %s: %s; %d steps of %d recordings x %d samples at %g Hz per process",
              method, data_dir, method_obj.describe(), max_steps, config["data"]["batch_size"], crop_samples, dataset.fs)
 
-    trainer = _trainer(config, run, max_steps, callbacks)
+    try:
+        trainer = _trainer(config, run, max_steps, callbacks)
+    except MisconfigurationException as err:  # Lightning's word for "these trainer options cannot work here"
+        raise ConfigError(f"trainer options: {err}") from err
     started = time.time()
     try:
         trainer.fit(module, datamodule=PretrainData(dataset, config), ckpt_path=ckpt, weights_only=True)
@@ -345,13 +357,19 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, 
         )
     if config["method"]["name"] not in METHODS:
         raise ConfigError(f"unknown method {config['method']['name']!r}; registered methods: {sorted(METHODS)}")
-    probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
+    with _user_options("method"):
+        probe = build_method(config["method"]["name"], float(ds.fs), **config["method"]["options"])
     crop_samples = round(float(config["data"]["crop_seconds"]) * float(ds.fs))
-    try:
+    crop_what = f"data.crop_seconds={config['data']['crop_seconds']:g} ({crop_samples} samples)"
+    try:  # knowable now, before any trainer exists
+        if crop_samples < 1:
+            raise ValueError(f"less than one sample at {ds.fs:g} Hz")
         span = probe.loader_samples(crop_samples, int(ds.n_samples))
     except ValueError as err:
-        raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording at {ds.fs:g} Hz): {err}") from None
-    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired)
+        raise ConfigError(f"{data_dir} ({ds.n_samples} samples per recording, {ds.n_samples / ds.fs:g} s at "
+                          f"{ds.fs:g} Hz): {crop_what}: {err}") from None
+    dataset = CropDataset(data_dir, span, int(config["seed"]), config["data"]["normalize"], probe.paired,
+                          windows=probe.loader_windows())
     if probe.paired:
         alone = sum(1 for p in dataset.partners if len(p) == 0)
         if alone == len(dataset):
@@ -365,6 +383,29 @@ def _dataset(data_dir: Path, config: dict[str, Any]) -> tuple[CropDataset, int, 
         elif alone:
             log.warning("pclr: %s; those are paired with an independent crop of themselves", dataset.describe_pairs())
     return dataset, crop_samples, probe
+
+
+@contextlib.contextmanager
+def _user_options(section: str) -> Iterator[None]:
+    """A factory's refusal of the user's ``section.*`` options (free-form, checked only by the factory:
+    KeyError, TypeError or ValueError) becomes a ConfigError naming the section."""
+    try:
+        yield
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise ConfigError(f"{section} options: {reason}") from err
+
+
+def _check_accelerator(trainer_cfg: Mapping[str, Any]) -> None:
+    """Refuse an accelerator this machine does not have, before anything is written."""
+    accelerator = str(trainer_cfg["accelerator"])
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA GPU is available here",
+                          hint="use --accelerator cpu or auto")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.accelerator=mps: MPS is not available here", hint="use --accelerator cpu or auto")
 
 
 def _trainer(config: dict[str, Any], run: Path, max_steps: int, extra: Sequence[L.Callback]) -> L.Trainer:
