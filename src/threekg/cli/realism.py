@@ -59,25 +59,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
+    import importlib.util
 
-    try:
-        import neurokit2  # noqa: F401
-    except ImportError:
-        print("error: threekg realism needs NeuroKit2: pip install 'threekg[realism]'", file=sys.stderr)
-        return 1
-    from threekg.data import DatasetError
+    from threekg.errors import MissingExtraError
+
+    if importlib.util.find_spec("neurokit2") is None:
+        raise MissingExtraError("threekg realism needs NeuroKit2", hint="pip install 'threekg[realism]'")
     from threekg.synth.realism.run import report_markdown, run_realism
 
-    try:
-        result = run_realism(
-            args.synth, args.real, args.out, synth_select=args.synth_select, real_select=args.real_select,
-            reference=args.reference, reference_select=args.reference_select,
-            max_records=args.max_records or None, seed=args.seed, cnn=not args.no_cnn, workers=args.workers,
-            progress=not args.no_progress)
-    except (ValueError, FileNotFoundError, FileExistsError, DatasetError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # a missing input, an unknown label, too few records: UserErrors, printed by cli.main
+    result = run_realism(
+        args.synth, args.real, args.out, synth_select=args.synth_select, real_select=args.real_select,
+        reference=args.reference, reference_select=args.reference_select,
+        max_records=args.max_records or None, seed=args.seed, cnn=not args.no_cnn, workers=args.workers,
+        progress=not args.no_progress)
     print(report_markdown(result))
     print(f"\nwritten: {', '.join(str(p) for p in result.files.values())}")
     return 0

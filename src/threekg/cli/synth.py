@@ -50,14 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from threekg.errors import UsageError
     from threekg.synth.challenge import write_challenge_tree
     from threekg.synth.labels import parse_prevalence, resolve_prevalence
 
-    try:  # checked before anything is written
-        prevalence = resolve_prevalence(parse_prevalence(args.prevalence)) if args.prevalence else None
-    except ValueError as exc:
-        raise UsageError(f"--prevalence {args.prevalence}: {exc}") from None
+    # checked before anything is written; a bad value is a UsageError naming it (cli.main prints it)
+    prevalence = resolve_prevalence(parse_prevalence(args.prevalence)) if args.prevalence else None
     out = write_challenge_tree(  # bad options, a tree made otherwise, a missing extra: UserErrors (cli.main)
         args.out,
         n=args.n,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import threekg
+from threekg.errors import UsageError
 
 SCORED_TABLE = Path(threekg.__file__).parent / "data" / "tables" / "cinc2020_scored.csv"
 
@@ -98,22 +99,22 @@ def resolve_prevalence(overrides: Mapping[str, float] | None = None) -> dict[str
     """Default prevalences with ``overrides`` applied.
 
     Findings take the given probability. Rhythms given keep their value and the rhythms not given are
-    scaled so that all rhythms sum to 1. Raises ``ValueError`` for unknown classes, values outside
+    scaled so that all rhythms sum to 1. Raises :class:`~threekg.errors.UsageError` (a ``ValueError``) for unknown classes, values outside
     0-1, or rhythm values that cannot sum to 1.
     """
     out = default_prevalence()
     overrides = dict(overrides or {})
     for name, p in overrides.items():
         if name not in out:
-            raise ValueError(f"unknown class {name!r} in prevalences; choose from {', '.join(CLASSES)}")
+            raise UsageError(f"unknown class {name!r} in prevalences; choose from {', '.join(CLASSES)}")
         if not 0.0 <= float(p) <= 1.0:
-            raise ValueError(f"prevalence of {name} must be within 0-1, got {p}")
+            raise UsageError(f"prevalence of {name} must be within 0-1, got {p}")
         out[name] = float(p)
     given = [r for r in RHYTHMS if r in overrides]
     rest = [r for r in RHYTHMS if r not in overrides]
     fixed = sum(out[r] for r in given)
     if fixed > 1.0 + 1e-9 or (not rest and abs(fixed - 1.0) > 1e-6):
-        raise ValueError(f"rhythm prevalences {', '.join(f'{r}={out[r]}' for r in given)} must sum to "
+        raise UsageError(f"rhythm prevalences {', '.join(f'{r}={out[r]}' for r in given)} must sum to "
                          f"{'at most' if rest else 'exactly'} 1")
     if rest:
         base = sum(default_prevalence()[r] for r in rest)
@@ -123,7 +124,7 @@ def resolve_prevalence(overrides: Mapping[str, float] | None = None) -> dict[str
 
 
 def parse_prevalence(text: str) -> dict[str, float]:
-    """``"AF=0.2,PVC=0.1"`` -> ``{"AF": 0.2, "PVC": 0.1}`` (raises ``ValueError`` naming the bad part)."""
+    """``"AF=0.2,PVC=0.1"`` -> ``{"AF": 0.2, "PVC": 0.1}`` (raises a ``UsageError``, a ``ValueError``, naming the bad part)."""
     out: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -134,7 +135,7 @@ def parse_prevalence(text: str) -> dict[str, float]:
                 raise ValueError
             out[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"prevalence {part!r}: expected CLASS=PROBABILITY, e.g. AF=0.2") from None
+            raise UsageError(f"prevalence {part!r}: expected CLASS=PROBABILITY, e.g. AF=0.2") from None
     return out
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from threekg.data import PreparedDataset, open_dataset, prepare
 from threekg.data.dataset import MANIFEST
+from threekg.errors import DataError, InputError, UsageError
 from threekg.synth.realism.compare import Discrimination, discriminate, markdown_table, realism_table
 from threekg.synth.realism.features import DWT_LEADS, GLOBAL_FEATURES, lead_features
 from threekg.synth.realism.measure import measure
@@ -40,7 +41,7 @@ def open_input(src: str | Path, out: Path, role: str, workers: int | None = None
     """``src`` as a prepared dataset: opened as it is, or prepared into ``out/prepared/role`` first."""
     src = Path(src)
     if not src.exists():
-        raise FileNotFoundError(f"{src}: no such file or folder")
+        raise InputError(f"{src}: no such file or folder")
     if (src / MANIFEST).is_file():
         return open_dataset(src)
     from threekg.data.sources import detect_format
@@ -74,7 +75,7 @@ def select(ds: PreparedDataset, spec: str | None) -> np.ndarray:
     names = [s.strip() for s in spec.lstrip("=").split("+") if s.strip()]
     unknown = [n for n in names if n not in ds.label_names]
     if unknown:
-        raise ValueError(f"{ds.path}: no label {unknown[0]!r} in this dataset (label set "
+        raise UsageError(f"{ds.path}: no label {unknown[0]!r} in this dataset (label set "
                          f"{ds.manifest.get('label_set')}: {', '.join(ds.label_names[:40])}"
                          f"{', ...' if len(ds.label_names) > 40 else ''})")
     labels = np.asarray(ds.labels, dtype=bool)
@@ -124,13 +125,17 @@ def run_realism(synth: str | Path, real: str | Path, out: str | Path, *, synth_s
     inputs = {"synth": (synth, synth_select), "real": (real, real_select)}
     if reference is not None:
         inputs["reference"] = (reference, reference_select)
+    for src, _ in inputs.values():  # before any of them is measured
+        if not Path(src).exists():
+            raise InputError(f"{src}: no such file or folder")
     datasets, rows, feats, failed = {}, {}, {}, {}
     features = GLOBAL_FEATURES + lead_features(dwt_leads)
     for role, (src, spec) in inputs.items():
         ds = open_input(src, out, role, workers, progress)
         idx = _subsample(select(ds, spec), max_records, seed)
         if len(idx) < 2:
-            raise ValueError(f"{src}: only {len(idx)} records match {spec!r}; need at least 2")
+            raise DataError(f"{src}: only {len(idx)} records match {spec!r}; need at least 2",
+                            hint="select more records, or none to use all")
         datasets[role], rows[role] = ds, idx
         names = ds.records["record"].astype(str).to_numpy()[idx].tolist()
         m = measure(ds.path, names, indices=idx.tolist(), journal=out / "journal" / f"{role}-{_dataset_id(ds)}.jsonl",
@@ -142,7 +147,8 @@ def run_realism(synth: str | Path, real: str | Path, out: str | Path, *, synth_s
             print(f"{role}: {rec}: NeuroKit2 could not delineate: {reason}")
     fs = {role: ds.fs for role, ds in datasets.items()}
     if len(set(fs.values())) > 1:
-        raise ValueError(f"the inputs have different sampling rates {fs}; prepare them at one rate")
+        raise DataError(f"the inputs have different sampling rates {fs}",
+                        hint="prepare them at one rate, or give the collections instead")
     table = realism_table(feats["synth"], feats["real"], features)
     disc: dict[str, Discrimination] = {}
     for model in ("logistic", "boosting"):
