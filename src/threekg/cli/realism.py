@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 
+from threekg.cli.types import positive_int
+
 HELP = "measure synthetic ECGs against real ones (NeuroKit2 features, realism table, two-sample AUROC)"
 
 
@@ -54,20 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="at most this many records per set, drawn with --seed (default 400; 0: all)")
     parser.add_argument("--seed", type=int, default=0, help="subsampling and cross-validation seed (default 0)")
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN two-sample test (about 1 min)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib.util
-
-    from threekg.errors import MissingExtraError
-
-    if importlib.util.find_spec("neurokit2") is None:
-        raise MissingExtraError("threekg realism needs NeuroKit2", hint="pip install 'threekg[realism]'")
     from threekg.synth.realism.run import report_markdown, run_realism
 
-    # a missing input, an unknown label, too few records: UserErrors, printed by cli.main
+    # NeuroKit2 missing, unusable inputs (a missing folder, an unknown label, too few records) are UserErrors (cli.main)
     result = run_realism(
         args.synth, args.real, args.out, synth_select=args.synth_select, real_select=args.real_select,
         reference=args.reference, reference_select=args.reference_select,

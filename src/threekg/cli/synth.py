@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from threekg.synth.challenge import write_challenge_tree
     from threekg.synth.labels import parse_prevalence, resolve_prevalence
 
-    # checked before anything is written; a bad value is a UsageError naming it (cli.main prints it)
+    # checked before anything is written (a bad value is a UsageError, reported by cli.main)
     prevalence = resolve_prevalence(parse_prevalence(args.prevalence)) if args.prevalence else None
     out = write_challenge_tree(  # bad options, a tree made otherwise, a missing extra: UserErrors (cli.main)
         args.out,

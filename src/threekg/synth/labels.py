@@ -99,7 +99,7 @@ def resolve_prevalence(overrides: Mapping[str, float] | None = None) -> dict[str
     """Default prevalences with ``overrides`` applied.
 
     Findings take the given probability. Rhythms given keep their value and the rhythms not given are
-    scaled so that all rhythms sum to 1. Raises :class:`~threekg.errors.UsageError` (a ``ValueError``) for unknown classes, values outside
+    scaled so that all rhythms sum to 1. Raises ``UsageError`` (a ValueError) for unknown classes, values outside
     0-1, or rhythm values that cannot sum to 1.
     """
     out = default_prevalence()
@@ -124,7 +124,7 @@ def resolve_prevalence(overrides: Mapping[str, float] | None = None) -> dict[str
 
 
 def parse_prevalence(text: str) -> dict[str, float]:
-    """``"AF=0.2,PVC=0.1"`` -> ``{"AF": 0.2, "PVC": 0.1}`` (raises a ``UsageError``, a ``ValueError``, naming the bad part)."""
+    """``"AF=0.2,PVC=0.1"`` -> ``{"AF": 0.2, "PVC": 0.1}`` (raises ``UsageError``, a ValueError, naming the bad part)."""
     out: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -132,7 +132,7 @@ def parse_prevalence(text: str) -> dict[str, float]:
         name, sep, value = part.partition("=")
         try:
             if not sep:
-                raise ValueError
+                raise UsageError
             out[name.strip()] = float(value)
         except ValueError:
             raise UsageError(f"prevalence {part!r}: expected CLASS=PROBABILITY, e.g. AF=0.2") from None

