@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, resample_poly, sosfiltfilt
 
+from threekg.errors import DataError
 from threekg.leads import INDEPENDENT_INDEX
 from threekg.synth.realism.compare import Discrimination
 
@@ -52,7 +53,8 @@ def cnn_discriminate(a: np.ndarray, b: np.ndarray, fs: float, folds: int = 5, ep
     rng = np.random.default_rng(seed)
     n = min(len(a), len(b), max_per_side)
     if n < folds:
-        raise ValueError(f"need at least {folds} records on each side, got {len(a)} and {len(b)}")
+        raise DataError(f"need at least {folds} records on each side for the CNN, got {len(a)} and {len(b)}",
+                        hint="more records, or --no-cnn")
     xa = prepare_signals(a[np.sort(rng.choice(len(a), n, replace=False))], fs)
     xb = prepare_signals(b[np.sort(rng.choice(len(b), n, replace=False))], fs)
     t = min(xa.shape[-1], xb.shape[-1])

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from threekg.errors import DataError
+
 ANGLE_SUFFIX = "_deg"
 MODELS = ("logistic", "boosting")
 
@@ -102,7 +104,7 @@ def discriminate(a: pd.DataFrame, b: pd.DataFrame, features: Sequence[str], mode
     x = x[:, keep]
     k = min(folds, len(a), len(b))
     if k < 2:
-        raise ValueError(f"need at least 2 records on each side, got {len(a)} and {len(b)}")
+        raise DataError(f"need at least 2 measured records on each side, got {len(a)} and {len(b)}")
     scores = []
     cv = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
     for train, test in cv.split(x, y):
