@@ -206,3 +206,15 @@ def test_evaluate_writes_diagnostics_for_frozen_encoders(planted, tmp_path) -> N
                    EvalOptions(fractions=(1.0,), seeds=(0,), n_boot=0, progress=False,
                                diagnostics=DiagnosticOptions(enabled=False)))
     assert off["diagnostics"] == {}
+
+
+def test_diagnostic_views_keep_the_papers_strengths() -> None:
+    """The rotation/scaling invariance and the alignment views use the paper's +-45 deg and [1, 1.5],
+    not the (milder) defaults of the 3kg method, so diagnostics compare across threekg versions."""
+    from threekg.augment import PIPELINES, build_pipeline
+    from threekg.evaluate.diagnose import VIEWS
+
+    for view in ("view_a", "view_b", "rotation_scaling"):
+        spatial = build_pipeline(PIPELINES[VIEWS[view]]).augmentations[0]
+        assert (spatial.angle, spatial.scale, spatial.scale_low) == (45.0, 1.5, 1.0), view
+    assert [a["name"] for a in PIPELINES[VIEWS["time_mask"]]] == ["time_mask"]

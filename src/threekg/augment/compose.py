@@ -44,6 +44,7 @@ PIPELINES: dict[str, list[dict[str, Any]]] = {
     # the paper's strengths (+-45 deg, scale [1, 1.5]); the `3kg-paper` method also keeps its views
     # time-aligned (windows="same")
     "3kg-paper": [{"name": "threekg_spatial"}, {"name": "time_mask", "ratio": 0.5}],
+    "3kg-paper-spatial": [{"name": "threekg_spatial"}],
     "3kg-spatial": [dict(_MILD)],
     "3kg-temporal": [{"name": "time_mask", "ratio": 0.5}],
     "3kg-rotation": [{**_MILD, "scaling": False}, {"name": "time_mask", "ratio": 0.5}],

@@ -5,7 +5,7 @@
 * scores a cosine kNN on the cached record embeddings for every label subset of the probe;
 * computes the effective rank and the 99%-variance dimension count of the record embeddings;
 * embeds crops of (at most ``max_records``) records and their transformed versions: two
-  independent ``3kg`` views (alignment, uniformity), ``3kg-spatial`` (rotation + scaling),
+  independent ``3kg-paper`` views (alignment, uniformity), ``3kg-paper-spatial`` (rotation + scaling),
   ``3kg-temporal`` (time mask) and the same crop moved by a time shift (invariances);
 * reads out where the R peaks (NeuroKit2, lead II of the whole record) fall in each crop from the
   crop's embedding (the timing-shortcut test).
@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 CHUNK = 256
 """Crops transformed per step; part of the random stream, so fixed (not the batch size)."""
 
-VIEWS = {"view_a": "3kg", "view_b": "3kg", "rotation_scaling": "3kg-spatial", "time_mask": "3kg-temporal"}
-"""Transformed versions of every diagnostic crop: name -> ``threekg.augment.PIPELINES`` preset."""
+VIEWS = {"view_a": "3kg-paper", "view_b": "3kg-paper", "rotation_scaling": "3kg-paper-spatial",
+         "time_mask": "3kg-temporal"}
+"""Transformed versions of every diagnostic crop: name -> ``threekg.augment.PIPELINES`` preset.
+
+Fixed at the paper's strengths (rotation +-45 deg, scaling [1, 1.5]) whatever the ``3kg`` method's
+defaults, so that diagnostics stay comparable between encoders and threekg versions."""
 
 
 @dataclass
