@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from threekg.cli.types import json_object
+from threekg.cli.types import encoder_arch
 
 HELP = "linear / fine-tune evaluation of encoders with label fractions, CIs and paired tests"
 
@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cv-folds", type=int, default=10,
                         help="folds for --split cv without strat_fold (default: 10; strat_fold gives its own)")
     parser.add_argument("--finetune", action="store_true", help="fine-tune checkpoints end-to-end instead of probing")
-    parser.add_argument("--arch", type=json_object, default=None,
-                        help='architecture of random/supervised as JSON, e.g. \'{"name": "resnet18-small"}\' '
-                             "(default: that of the first checkpoint)")
+    parser.add_argument("--arch", type=encoder_arch, default=None,
+                        help="architecture of random/supervised: an encoder name (resnet18-small) or JSON with "
+                             'its options, e.g. \'{"name": "resnet18-small"}\' (default: that of the first checkpoint)')
     parser.add_argument("--epochs", type=int, default=10, help="end-to-end training epochs (default: 10)")
     parser.add_argument("--lr", type=float, default=1e-3, help="end-to-end learning rate (default: 1e-3)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="embedding cache (default: OUT/embeddings)")

@@ -32,3 +32,16 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"name\": \"resnet18\"}}', got {text!r}")
     return value
+
+
+def encoder_arch(text: str) -> dict[str, Any]:
+    """An encoder architecture: a registered name (``resnet18-small``) or a JSON object with its options
+    (``'{"name": "resnet18-small", "width": 16}'``)."""
+    if text.lstrip().startswith("{"):
+        return json_object(text)
+    from threekg.models import ENCODERS
+
+    if text not in ENCODERS:
+        raise argparse.ArgumentTypeError(f"unknown encoder {text!r}; choose from {', '.join(sorted(ENCODERS))} "
+                                         "or give a JSON object with its options")
+    return {"name": text}
