@@ -17,18 +17,24 @@ with one process on the concatenated batch:
 
 Logged loss = mean over ranks of the returned local loss (Lightning's ``sync_dist=True`` mean).
 
-The hang seen once in about 20 full-suite runs (a spawned worker that never exited) is NOT
-explained yet (issue 15, item 6). What was checked, 2026-11-25:
+The hang seen once in about 20 full-suite runs (a spawned worker that never exited) was a deadlock
+in PyTorch's teardown, found on 2026-12-03 (2 hangs in about 90 runs of this file pinned to one
+core; `py-spy dump --native` of the hung worker):
 
-* 35 runs of the fixture in a loop on the loaded shared core: no hang. Every worker spends 7-12 s
-  after writing its results in interpreter finalization (py-spy --native: ``gc_collect_main``,
-  active, not blocked), so a slow exit is expected and the deadline below allows for it.
-* TCP self-connect of rank 1 to the port picked for rank 0's store: rank 1 tries about 7
-  connections in 6 s, so about 1 chance in 4,000 per run with 28,000 ephemeral ports: too rare.
-* Port reuse between concurrent test sessions on this machine (the port was picked free, closed,
-  then bound by rank 0; another session could take it in between, and a rank 1 could join another
-  session's store): possible, unproven. It is ruled out now: ranks meet through a file
-  (``file://`` rendezvous in the test's temporary folder), no port is involved.
+* main thread, holding the GIL: ``_wrap`` -> pybind11 ``dealloc`` of the DDP ``Reducer`` (the
+  worker function's frame died, taking ``model`` with it) -> ``~Reducer`` -> ``~ProcessGroupGloo``,
+  which waits for its work queue and joins its worker threads;
+* gloo worker thread: ``runLoop`` -> ``~AsyncAllreduceWork`` -> ``~ThreadLocalState`` ->
+  ``SafePyObject`` decref -> ``gil_scoped_acquire``: waits for the GIL the main thread holds.
+
+``destroy_process_group()`` had already unregistered the group, so the Reducer held its last
+reference and destroyed it with the GIL held (pytorch/pytorch#56297: ``~ProcessGroupGloo`` blocks;
+the group's own Python object releases the GIL when it is destroyed, pytorch#154976, but a Reducer
+dropping the last C++ reference does not). Whether it hangs depends on a worker thread still
+finishing a work at that moment: hence about 1 run in 50. The fix, in ``_worker``: drop the DDP
+model (and collect) while the group is registered, then destroy the group, so the group dies
+through its own GIL-releasing destructor. Lightning's DDP strategy, which threekg's training uses,
+unwraps the model in its teardown while the group is alive.
 
 The deadline stays as a safety net: a hang fails the test with the workers' state instead of
 blocking pytest, and no worker outlives the fixture.
@@ -36,6 +42,7 @@ blocking pytest, and no worker outlives the fixture.
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -105,6 +112,10 @@ def _worker(r: int, rendezvous: str, out_dir: str) -> None:
             grads = {k: p.grad.detach().clone() for k, p in model.module.named_parameters()}
             torch.save({"loss": logged / WORLD, "grads": grads}, Path(out_dir) / f"{scenario}_{r}.pt")
     finally:
+        # The cause of the hang (see the module docstring): DDP's Reducer must not be the last owner
+        # of the process group. Drop it while the group is still registered, then destroy the group.
+        model = None
+        gc.collect()
         dist.destroy_process_group()
 
 
