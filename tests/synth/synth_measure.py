@@ -9,6 +9,7 @@ P-wave peak; T end by the tangent method on the lead with the largest T wave.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,17 +161,22 @@ def p_wave_consistency(ecg: np.ndarray, fs: float, lead: int = 1) -> float:
     return float(np.mean(cors))
 
 
+def tq_segments(ecg: np.ndarray, fs: float, lead: int, after_r_s: float, before_qrs_s: float) -> Iterator[np.ndarray]:
+    """The linearly detrended ``lead`` between R + ``after_r_s`` and the next QRS onset - ``before_qrs_s``
+    of every beat pair, segments of at least 0.2 s (the atrial activity of AF / flutter)."""
+    for b, nxt in itertools.pairwise(beats(ecg, fs, skip_edges_s=0.3)):
+        lo, hi = b.r + round(after_r_s * fs), nxt.qrs_on - round(before_qrs_s * fs)
+        if hi - lo < 0.2 * fs:
+            continue
+        x = ecg[lead, lo:hi]
+        yield x - np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+
+
 def tq_frequency_hz(ecg: np.ndarray, fs: float, lead: int = V1) -> float:
     """Dominant frequency of the activity between T end and next QRS (zero crossings of the detrended
     signal in [R + 0.45 s, next QRS onset - 0.05 s] windows of at least 0.2 s)."""
     crossings, duration = 0, 0.0
-    bs = beats(ecg, fs, skip_edges_s=0.3)
-    for b, nxt in itertools.pairwise(bs):
-        lo, hi = b.r + round(0.45 * fs), nxt.qrs_on - round(0.05 * fs)
-        if hi - lo < 0.2 * fs:
-            continue
-        x = ecg[lead, lo:hi]
-        x = x - np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+    for x in tq_segments(ecg, fs, lead, 0.45, 0.05):
         crossings += int(np.sum(np.signbit(x[1:]) != np.signbit(x[:-1])))
         duration += len(x) / fs
     return crossings / (2.0 * duration) if duration else float("nan")
@@ -232,13 +238,7 @@ def tq_dominant_hz(ecg: np.ndarray, fs: float, lead: int, lo_hz: float = 2.0, hi
     R + 0.4 s and the next QRS onset - 0.04 s (segments of at least 0.2 s)."""
     nfft = 8192
     power = np.zeros(nfft // 2 + 1)
-    bs = beats(ecg, fs, skip_edges_s=0.3)
-    for b, nxt in itertools.pairwise(bs):
-        lo, hi = b.r + round(0.4 * fs), nxt.qrs_on - round(0.04 * fs)
-        if hi - lo < 0.2 * fs:
-            continue
-        x = ecg[lead, lo:hi]
-        x = x - np.polyval(np.polyfit(np.arange(len(x)), x, 1), np.arange(len(x)))
+    for x in tq_segments(ecg, fs, lead, 0.4, 0.04):
         power += np.abs(np.fft.rfft(x * np.hanning(len(x)), nfft)) ** 2
     freqs = np.fft.rfftfreq(nfft, 1 / fs)
     band = (freqs >= lo_hz) & (freqs <= hi_hz)
