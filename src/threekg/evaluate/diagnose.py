@@ -56,6 +56,10 @@ VIEWS = {"view_a": "3kg-paper", "view_b": "3kg-paper", "rotation_scaling": "3kg-
 Fixed at the paper's strengths (rotation +-45 deg, scaling [1, 1.5]) whatever the ``3kg`` method's
 defaults, so that diagnostics stay comparable between encoders and threekg versions."""
 
+DIAGNOSTICS_REVISION = 2
+"""Raised when the diagnostics compute something else from the same options (2: VIEWS fixed at the
+paper's strengths when 3kg's defaults became milder); part of a study's evaluate fingerprint."""
+
 
 @dataclass
 class DiagnosticOptions:

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threekg.evaluate.diagnose import DIAGNOSTICS_REVISION
 from threekg.evaluate.probe import PROBE_REVISION
 from threekg.hashing import file_sha256
 
 RESULT_REVISIONS: dict[str, int] = {
-    # the probe's revision, and 10 x that of the diagnostics (2: their views fixed at the paper's
-    # strengths, PIPELINES["3kg-paper"], when 3kg's defaults became milder)
-    "evaluate": PROBE_REVISION + 10 * 2,
+    # the probe's revision and 10 x the diagnostics' (threekg.evaluate.diagnose.DIAGNOSTICS_REVISION)
+    "evaluate": PROBE_REVISION + 10 * DIAGNOSTICS_REVISION,
     # 2: the 3kg family's default strengths became 15 deg / 1.2 (THREEKG_STRENGTH): a run of `3kg`
     # made before computed something else under the same options
     "pretrain": 2,
