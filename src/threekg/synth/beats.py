@@ -34,11 +34,14 @@ Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from threekg.synth import template as tp
 from threekg.synth.patient import PatientParams
 from threekg.synth.rhythm import PAC, PVC, BeatSchedule
+from threekg.synth.shape_beat import QRS_ONSET_TAU_S, PatientBeat
 
 QTC_NORMAL_S = (0.355, 0.405)
 """Normal QTc drawn (Bazett); measured by the realism measure about 12 ms longer (PTB-XL NORM median 392)."""
@@ -77,12 +80,32 @@ def _set_lobe(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: 
     g[rows, cols] = group
 
 
+@dataclass(frozen=True)
+class WaveTiming:
+    """Where and how large each beat's P, QRS and T segments of the patient's beat are drawn.
+
+    ``gain``, ``slope``, ``offset``: (B, 3) for the segments P, QRS, T: beat time (s from the beat's R)
+    = ``slope`` x normalised time + ``offset``; a zero gain leaves the segment out. ``group``: (B, 3)
+    the renderer group each segment's heart vector goes to (the P of a premature atrial or junctional
+    beat goes to ``ECTOPIC_P``).
+    """
+
+    gain: np.ndarray
+    slope: np.ndarray
+    offset: np.ndarray
+    group: np.ndarray
+
+
 def beat_parameters(
-    labels: list[str], patient: PatientParams, sched: BeatSchedule, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    labels: list[str], patient: PatientParams, sched: BeatSchedule, rng: np.random.Generator,
+    beat: PatientBeat | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, float], WaveTiming | None]:
     """Amplitude (mV), centre (s), width (s) and group of every column of every beat, each (B, C).
 
-    Also returns the record-level values drawn (``pr_extra_s``, ``qtc_s``) for the metadata.
+    Also returns the record-level values drawn (``pr_extra_s``, ``qtc_s``) for the metadata, and,
+    with the patient's shape-model ``beat``, the timing and gains of its segments (the normal
+    Gaussian columns are then switched off: the shape-model beat replaces them, every pathological
+    lobe stays, sized by the beat's own QRS).
     """
     nb, nc = len(sched.r_times), tp.N_COLUMNS
     a, t = np.zeros((nb, nc)), np.zeros((nb, nc))
@@ -97,37 +120,52 @@ def beat_parameters(
     timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
     paced = "PR" in labels
 
-    # Timing of the normal columns: PR, QRS width, QT.
+    # Timing of the normal columns: PR, QRS width, QT. The shape-model beat has its own PR, QRS and QT
+    # (those of a real normal record): the factors drawn per patient are for the parametric template only.
+    p_mid = float(np.mean(tp.NORMAL_T[tp.NORMAL_GROUP == tp.P]))
+    own_pr_shift = 0.0 if beat is None else beat.p_centroid_s - p_mid
+    pr_shift = patient.pr_shift if beat is None else 0.0
     if "Brady" in labels:
-        pr_extra = -(float(-np.mean(tp.NORMAL_T[tp.NORMAL_GROUP == tp.P])) + rng.uniform(*JUNCTIONAL_P_AFTER_R_S))
+        p_centre = p_mid if beat is None else beat.p_centroid_s
+        pr_extra = -(-p_centre + rng.uniform(*JUNCTIONAL_P_AFTER_R_S))
     else:
-        pr_extra = (-patient.pr_shift + rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else
-                    rng.uniform(*LPR_PR_EXTRA_S) if "LPR" in labels else -patient.pr_shift)
+        pr_extra = (-pr_shift + rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else
+                    rng.uniform(*LPR_PR_EXTRA_S) + own_pr_shift if "LPR" in labels else -pr_shift)
+    qrs_width = patient.qrs_width if beat is None else 1.0
     width = (rng.uniform(1.05, 1.12) if "IRBBB" in labels else
-             patient.qrs_width * (1.1 if "RBBB" in labels else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels
-                                  else 1.0))
+             qrs_width * (1.1 if "RBBB" in labels else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels
+                          else 1.0))
     lo, hi = QTC_LONG_S if "LQT" in labels else QTC_NORMAL_S
     qtc = lo + patient.qtc_quantile * (hi - lo) + (0.006 if patient.sex == "Female" else 0.0)
+    if beat is not None and "LQT" not in labels:
+        qtc = beat.qtc_s
     # The ST-T stretches from the J point; a wide QRS delays it (its QT still meets the label's range).
     delay = RBBB_T_DELAY_S if "RBBB" in labels else 0.01 if "IRBBB" in labels else 0.0
     centre, sigma, stretch = tp.normal_timing(rr, patient.p_width, pr_extra, width, qtc, delay)
     for group, shift in timing_jitter.items():
         centre[:, tp.NORMAL_GROUP == group] += shift[:, None]
     t[:, : tp.N_NORMAL], s[:, : tp.N_NORMAL] = centre, sigma
+    waves = None if beat is None else _wave_timing(rr, pr_extra, width, delay, qtc, beat, timing_jitter)
 
     # Atrial depolarisation.
     pc = tp.normal_columns(tp.P)
     if not ({"AF", "AFL"} & set(labels)):
-        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * patient.p_amp * (jitter * wave_jitter[tp.P])[normal, None]
+        p_gain = (patient.p_amp if beat is None else 1.0) * (jitter * wave_jitter[tp.P])[normal]
+        a[np.ix_(normal, pc)] = tp.NORMAL_A[pc] * p_gain[:, None]
         ectopic_p = normal if "Brady" in labels else np.flatnonzero(sched.kind == PAC)
         g[np.ix_(ectopic_p, pc)] = tp.ECTOPIC_P
+        if waves is not None:
+            waves.gain[normal, 0] = p_gain
+            waves.group[ectopic_p, 0] = tp.ECTOPIC_P
 
     # Ventricular depolarisation and repolarisation of conducted (or paced) beats.
     qc, tc = tp.normal_columns(tp.QRS), tp.normal_columns(tp.T)
-    amp_q = patient.size * resp * jitter
+    size = patient.size if beat is None else beat.size
+    amp_q = size * resp * jitter
     sign = -1.0 if "TInv" in labels else 1.0
     t_factor = rng.uniform(*TAB_T_FACTOR) if "TAb" in labels else 1.0
-    amp_t = sign * t_factor * patient.t_amp * np.sqrt(patient.size) * resp * jitter
+    t_amp = patient.t_amp * np.sqrt(patient.size) if beat is None else 1.0
+    amp_t = sign * t_factor * t_amp * resp * jitter
     if paced:
         _paced_beats(a, t, s, g, normal, amp_q, stretch, rng)
     elif "LBBB" in labels:
@@ -141,6 +179,9 @@ def beat_parameters(
     else:
         a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
         a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * (amp_t * wave_jitter[tp.T])[normal, None]
+        if waves is not None:
+            waves.gain[normal, 1] = (resp * jitter)[normal]
+            waves.gain[normal, 2] = (amp_t * wave_jitter[tp.T])[normal]
         if "RBBB" in labels or "IRBBB" in labels:
             full = "RBBB" in labels
             size = rng.uniform(0.5, 0.75) if full else rng.uniform(0.3, 0.45)
@@ -166,7 +207,26 @@ def beat_parameters(
         _set_lobe(a, t, s, g, pvc, tp.LOBE_DEPOL_2, d2, 1.2 * amp_e, 0.035, 0.026, tp.ECTOPIC)
         _set_lobe(a, t, s, g, pvc, tp.LOBE_REPOL, -_unit(1.8 * d1 + 1.2 * d2), 0.6 * amp_e,
                   tp.J_POINT_S + 0.3 * stretch[pvc], 0.08 * stretch[pvc], tp.ECTOPIC)
-    return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}
+    if waves is not None:
+        a[:, : tp.N_NORMAL] = 0.0
+    return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}, waves
+
+
+def _wave_timing(rr: np.ndarray, pr_extra: float, width: float, delay: float, qtc: float, beat: PatientBeat,
+                 timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
+    """Affine time maps of the beat's P, QRS and T segments (the same time bases as the parametric
+    groups): P scaled by RR^0.1 and moved ``pr_extra`` earlier, QRS ``width`` times longer from its
+    onset, ST-T from the (delayed) J point stretched by sqrt(RR) x QTc / the beat's own QTc. Gains 0."""
+    nb = len(rr)
+    slope, offset = np.zeros((nb, 3)), np.zeros((nb, 3))
+    slope[:, 0], offset[:, 0] = rr**0.1, -pr_extra + timing_jitter[tp.P]
+    slope[:, 1], offset[:, 1] = width, tp.QRS_ONSET_S * (1.0 - width)
+    fixed = tp.J_POINT_S - QRS_ONSET_TAU_S
+    stretch = np.sqrt(rr) * (qtc - fixed) / (beat.qtc_s - fixed)
+    j = tp.J_POINT_S + delay + (tp.J_POINT_S - tp.QRS_ONSET_S) * (width - 1.0) + timing_jitter[tp.T]
+    slope[:, 2], offset[:, 2] = stretch, j - tp.J_POINT_S * stretch
+    group = np.broadcast_to(np.array([tp.P, tp.QRS, tp.T]), (nb, 3)).copy()
+    return WaveTiming(np.zeros((nb, 3)), slope, offset, group)
 
 
 def _paced_beats(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: np.ndarray,

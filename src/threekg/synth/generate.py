@@ -19,13 +19,15 @@ from threekg.synth.noise import draw_noise
 from threekg.synth.patient import PatientParams, sample_patient, vary_recording
 from threekg.synth.render import AtrialWaves, RecordSpec, render, rotation_matrix
 from threekg.synth.rhythm import BeatSchedule, schedule_beats
+from threekg.synth.shape_beat import patient_beat
 
 AXIS_RANGES_DEG: dict[str, tuple[float, float]] = {"normal": (-15.0, 80.0), "LAD": (-75.0, -40.0),
                                                    "RAD": (105.0, 160.0), "LAnFB": (-80.0, -52.0)}
 """Frontal QRS axis ranges (criteria: LAD < -30, RAD > +90, LAnFB -45 to -90; normal -30 to +90, kept
 with margins)."""
-NORMAL_AXIS_DEG = (42.0, 30.0)
-"""Mean and s.d. of the frontal QRS axis drawn for records with a normal QRS (clipped to -15..80)."""
+ORIENTATION_SCALE = 0.3
+"""The patient's heart orientation drawn (s.d. 8, 8, 18 degrees) is applied at this fraction: the
+shape-model beat already has a real record's orientation (its axis spread is the real one)."""
 LOW_VOLTAGE_MV = (0.25, 0.42)
 """LQRSV: largest limb-lead QRS peak-to-peak (criterion < 0.5 mV)."""
 
@@ -78,17 +80,13 @@ def make_spec(
     validate_labels(labels)
     n = round(seconds * fs)
     sched = schedule_beats(labels, patient, seconds, rng)
-    amp, centre, sigma, group, drawn = beat_parameters(labels, patient, sched, rng)
+    beat = patient_beat(patient.shape_z)
+    amp, centre, sigma, group, drawn, waves = beat_parameters(labels, patient, sched, rng, beat)
     axis_key = "LAnFB" if "LAnFB" in labels else "LAD" if "LAD" in labels else "RAD" if "RAD" in labels \
         else "normal"
     axis_u = float(rng.random())
-    # A normal QRS gets its frontal axis from the real distribution (PTB-XL NORM: median 42, IQR 16-62);
-    # a bundle-branch, non-specific or paced QRS keeps its own (clamped into the normal range).
-    drawn_axis = axis_key == "normal" and not ({"RBBB", "IRBBB", "LBBB", "NSIVCB", "PR"} & set(labels))
-    if drawn_axis:
-        lo, hi = AXIS_RANGES_DEG["normal"]
-        target = float(np.clip(NORMAL_AXIS_DEG[0] + NORMAL_AXIS_DEG[1] * rng.standard_normal(), lo, hi))
-        axis_u = (target - lo) / (hi - lo)
+    # The shape-model beat has the frontal axis of a real normal record: a normal QRS keeps it (clamped
+    # into the normal range), as does a bundle-branch, non-specific or paced QRS.
     low_v = float(rng.uniform(*LOW_VOLTAGE_MV))
     atrial = _atrial_waves(labels, sched, rng)
     resp = (patient.resp_hz, float(rng.uniform(0, 2 * np.pi)), *np.deg2rad(patient.resp_axis_deg))
@@ -102,16 +100,18 @@ def make_spec(
         centre=centre,
         sigma=sigma,
         group=group,
-        rotation=rotation_matrix(patient.rotation_deg),
+        rotation=rotation_matrix(ORIENTATION_SCALE * np.asarray(patient.rotation_deg)),
         pac_rotation=ectopic_p,
         axis_range_deg=AXIS_RANGES_DEG[axis_key],
         axis_u=axis_u,
-        normal_axis=axis_key == "normal" and not drawn_axis,
+        normal_axis=axis_key == "normal",
         low_voltage_mv=low_v if "LQRSV" in labels else None,
         normal_qrs=not ({"RBBB", "LBBB", "NSIVCB", "PR"} & set(labels)),
         atrial=atrial,
         resp=(float(resp[0]), float(resp[1]), float(resp[2]), float(resp[3])),
         noise=noise_arr if noise else None,
+        waves=waves,
+        beat=beat.waves,
     )
     codes = class_codes()
     meta: dict[str, Any] = {

@@ -13,6 +13,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 
+SHAPE_SCORES = 40
+"""Shape-model scores drawn per patient (the model uses the first K of them)."""
+
+
 @dataclass(frozen=True)
 class PatientParams:
     """One synthetic patient. Angles in degrees, durations in seconds, factors dimensionless."""
@@ -37,6 +41,7 @@ class PatientParams:
     ectopic_dir: tuple[float, float, float]  # unit vector of the premature ventricular activation
     pac_p_rotation_deg: float  # rotation of the P vector of atrial premature beats (ectopic focus)
     qab_territory: str  # where an old infarct would be: "inferior" | "anterior"
+    shape_z: tuple[float, ...] = ()  # standard-normal scores of the beat shape model (threekg.synth.shape_model)
 
 
 def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientParams:
@@ -68,6 +73,8 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
         ectopic_dir=(float(ect[0]), float(ect[1]), float(ect[2])),
         pac_p_rotation_deg=float(rng.choice([-1.0, 1.0]) * rng.uniform(60, 150)),
         qab_territory="inferior" if rng.random() < 0.5 else "anterior",
+        # from a child generator: the draws above (and the labels drawn after the patient) are unchanged
+        shape_z=tuple(float(z) for z in rng.spawn(1)[0].standard_normal(SHAPE_SCORES)),
     )
 
 

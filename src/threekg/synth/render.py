@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from threekg.leads import LEADS
+from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
-from threekg.vcg import vcg_to_ecg
+from threekg.synth.beats import WaveTiming
+from threekg.synth.shape_beat import SEGMENT_TAU_S
+from threekg.vcg import expand_8_to_12, vcg_to_ecg
 
 I_LEAD, AVF_LEAD, V5_LEAD = LEADS.index("I"), LEADS.index("aVF"), LEADS.index("V5")
 LIMB = slice(0, 6)
@@ -62,6 +65,8 @@ class RecordSpec:
     atrial: AtrialWaves | None  # fibrillatory or flutter waves, or None
     resp: tuple[float, float, float, float]  # breathing Hz, phase rad, swing about X and Z (rad)
     noise: np.ndarray | None  # (12, T) mV in lead space (Einthoven-consistent), or None
+    waves: WaveTiming | None = None  # timing and gains of the shape-model beat's segments, or None
+    beat: np.ndarray | None = None  # (3, 11, L + 2) the patient's beat segments (threekg.synth.shape_beat)
 
 
 def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.ndarray:
@@ -74,12 +79,17 @@ def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.n
 
 
 _WINDOW_GRID = 1.25
+_EXPAND = expand_8_to_12()
+_P_RANGE, _QRS_RANGE, _T_RANGE = SEGMENT_TAU_S
+SEGMENT_TAU = ((_P_RANGE[0] - sm.DTAU_S, _P_RANGE[1]), _QRS_RANGE, (_T_RANGE[0], _T_RANGE[1] + sm.DTAU_S))
+"""Normalised time range (s) drawn of each segment, P, QRS, T (with the zero sample at each end)."""
 _ANTI_ALIAS_SAMPLES = 0.5
 _NEGLIGIBLE_MV = 2.5e-4
 
 
-def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
-    """Sum every Gaussian of every beat into (N, groups, 3, T) VCG buffers, mV."""
+def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum every Gaussian of every beat, and every shape-model segment, into (N, groups, 3, T) VCG
+    buffers, mV; also the segments' non-dipolar residual (N, 3 segments, 8, T) mV."""
     rec = np.concatenate([np.full(len(s.r_times), i) for i, s in enumerate(specs)])
     r = np.concatenate([s.r_times for s in specs])
     amp = np.concatenate([s.amp for s in specs])
@@ -124,11 +134,66 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> np.ndarray:
             base = ((rec[on] * tp.N_GROUPS + grp[on, c]) * 3 + tp.COLUMN_AXIS[c]) * m + start + pad
             index_parts.append((base[:, None] + offsets[None, :]).ravel())
             value_parts.append(val.ravel())
+    residual = _segments(specs, fs, n, m, pad, index_parts, value_parts)
     size = len(specs) * tp.N_GROUPS * 3 * m
     if not index_parts:
-        return np.zeros((len(specs), tp.N_GROUPS, 3, n))
+        return np.zeros((len(specs), tp.N_GROUPS, 3, n)), residual
     flat = np.bincount(np.concatenate(index_parts), np.concatenate(value_parts), minlength=size)
-    return flat.reshape(len(specs), tp.N_GROUPS, 3, m)[..., pad : pad + n]
+    return flat.reshape(len(specs), tp.N_GROUPS, 3, m)[..., pad : pad + n], residual
+
+
+def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, index_parts: list[np.ndarray],
+              value_parts: list[np.ndarray]) -> np.ndarray:
+    """Draw every beat's shape-model segments: heart vector into the VCG buffers (appended to
+    ``index_parts`` / ``value_parts``, layout of :func:`_gaussians`), residual returned (N, 3, 8, T) mV.
+
+    Each output sample's normalised time is (t - R - offset) / slope; the segment is read there by
+    linear interpolation (the segments carry a zero sample at each end, so reading outside is 0).
+    """
+    residual = np.zeros((len(specs), 3, 8, n))
+    with_waves = [i for i, sp in enumerate(specs) if sp.waves is not None and sp.beat is not None]
+    if not with_waves:
+        return residual
+    beats = np.stack([specs[i].beat for i in with_waves])  # type: ignore[misc]
+    length = beats.shape[-1]
+    tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
+    for seg in range(3):
+        rec, r, slope, offset, gain, group = [], [], [], [], [], []
+        for j, i in enumerate(with_waves):
+            w = specs[i].waves
+            assert w is not None
+            on = np.flatnonzero(w.gain[:, seg] != 0.0)
+            rec.append(np.full(len(on), j))
+            r.append(specs[i].r_times[on])
+            slope.append(w.slope[on, seg])
+            offset.append(w.offset[on, seg])
+            gain.append(w.gain[on, seg])
+            group.append(w.group[on, seg])
+        rec_a, r_a, sl, off, gn, grp = (np.concatenate(x) for x in (rec, r, slope, offset, gain, group))
+        if not len(rec_a):
+            continue
+        lo, hi = SEGMENT_TAU[seg]
+        start = np.ceil((r_a + sl * lo + off) * fs).astype(np.int64)
+        span = int(np.ceil(float(sl.max()) * (hi - lo) * fs)) + 2
+        k = start[:, None] + np.arange(span)[None, :]
+        pos = ((k / fs - r_a[:, None] - off[:, None]) / sl[:, None] - tau0) / sm.DTAU_S
+        pos = np.clip(pos, 0.0, length - 1.0)
+        i0 = np.minimum(pos.astype(np.int64), length - 2)
+        frac = (pos - i0).astype(np.float32)[..., None]
+        seg_beats = beats[:, seg]  # (R, 11, L + 2)
+        vals = seg_beats[rec_a[:, None], :, i0] * (1.0 - frac) + seg_beats[rec_a[:, None], :, i0 + 1] * frac
+        vals *= gn.astype(np.float32)[:, None, None]  # (nb, span, 11)
+        inside = (k >= -pad) & (k < n + pad)
+        orig = np.asarray(with_waves)[rec_a]
+        for axis in range(3):
+            base = ((orig * tp.N_GROUPS + grp) * 3 + axis) * m + pad
+            index_parts.append((base[:, None] + k)[inside])
+            value_parts.append(vals[..., axis][inside])
+        visible = (k >= 0) & (k < n)
+        flat_index = ((orig[:, None] * 3 + seg) * 8)[..., None] * n + np.arange(8)[None, None, :] * n + k[..., None]
+        residual += np.bincount(flat_index[visible].ravel(), vals[..., 3:][visible].ravel().astype(float),
+                                minlength=residual.size).reshape(residual.shape)
+    return residual
 
 
 def _atrial_waves(spec: RecordSpec, fs: float, n: int) -> np.ndarray:
@@ -185,7 +250,7 @@ def _axis_rotation(spec: RecordSpec, qrs_area: np.ndarray) -> np.ndarray:
 
 def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list[dict[str, float]]]:
     """Render a batch: (N, 12, T) float64 mV, plus per-record calibration values for the metadata."""
-    buf = _gaussians(specs, fs, n)
+    buf, residual = _gaussians(specs, fs, n)
     out = np.empty((len(specs), len(LEADS), n))
     info: list[dict[str, float]] = []
     for i, spec in enumerate(specs):
@@ -212,6 +277,8 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
         if spec.atrial is not None:
             vcg = vcg + _atrial_waves(spec, fs, n)
         out[i] = vcg_to_ecg(vcg)
+        if specs[i].waves is not None:
+            out[i] += _EXPAND @ (residual[i, 0] + scale * residual[i, 1] + t_scale * residual[i, 2])
         if spec.noise is not None:
             out[i] += spec.noise
         info.append({"qrs_scale": scale, "qrs_axis_deg": float(_frontal_axis(qrs.sum(axis=1)))})

@@ -1,0 +1,214 @@
+"""A statistical shape model of the normal 12-lead beat, fitted on real PTB-XL NORM median beats.
+
+How the field builds realistic beat simulators: the median beat of every real normal record,
+aligned at its R peak and time-normalised, then a low-rank model of them (mean + K principal
+components with their variances). A synthetic patient is one draw of the K component scores.
+
+* Beats: NeuroKit2 finds the R peaks (``ecg_clean`` + ``ecg_peaks`` on lead II); the 8 independent
+  leads (I, II, V1-V6), band-passed 0.5-100 Hz, are read on a normalised time grid ``tau`` (s from
+  R at 60 bpm, 2 ms steps) with the generator's own time bases (:mod:`threekg.synth.template`): the
+  atrial part (tau < -0.05 s) scaled by RR^0.1, the QRS as it is, the ST-T stretched from the J point
+  by sqrt(RR) (Bazett). The median over the beats of the record is the record's beat; its baseline is
+  the straight line through the first and last 20 ms (TP segment: before the P, after the T).
+* Model: mean and the first ``K`` principal components (SVD of the centred beats; each component's
+  sign fixed so that its largest loading is positive) with the s.d. of their scores.
+* Fitted on the NORM records (every ``scp_codes`` statement counts, as ``threekg prepare`` reads them)
+  of the folds given (default strat_fold 1-7, so 8-10 stay held out for the realism measure).
+
+The shipped file (``shape_model.npz`` next to this module) holds only these derived statistics, no
+record; PTB-XL (Wagner et al. 2020, PhysioNet) is CC BY 4.0. It is rebuilt with
+
+    python -m threekg.synth.shape_model build ../shared/data/ptbxl-500 --out src/threekg/synth/shape_model.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from threekg.leads import INDEPENDENT_LEADS, normalise_lead_name
+
+MODEL_PATH = Path(__file__).with_name("shape_model.npz")
+DTAU_S = 0.002
+TAU_S: np.ndarray = np.round(np.arange(-0.28, 0.52 + 1e-9, DTAU_S), 6)
+"""The normalised time grid (s from the R peak at 60 bpm), (L,)."""
+P_END_TAU_S = -0.05
+"""Where the atrial time base hands over to the ventricular one (in the PR segment)."""
+J_TAU_S = 0.04
+"""J point of the time normalisation (same as :data:`threekg.synth.template.J_POINT_S`)."""
+BASELINE_S = 0.02
+DEFAULT_COMPONENTS = 20
+DEFAULT_FOLDS = (1, 2, 3, 4, 5, 6, 7)
+BAND_HZ = (0.5, 100.0)
+
+
+def beat_time(tau: np.ndarray, rr: float) -> np.ndarray:
+    """Time (s from R) of normalised time ``tau`` (s) in a beat whose preceding RR is ``rr`` s."""
+    tau = np.asarray(tau, dtype=float)
+    return np.where(tau < P_END_TAU_S, tau * rr**0.1,
+                    np.where(tau <= J_TAU_S, tau, J_TAU_S + (tau - J_TAU_S) * np.sqrt(rr)))
+
+
+def median_beat(ecg8: np.ndarray, fs: float, lead_ii: int = 1) -> tuple[np.ndarray, float]:
+    """The record's normalised median beat (8, L) mV and its mean RR (s).
+
+    ``ecg8``: (8, T) mV, :data:`threekg.leads.INDEPENDENT_LEADS` order. Raises ValueError when fewer
+    than 4 complete beats are found.
+    """
+    import neurokit2 as nk
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, BAND_HZ, btype="band", fs=fs, output="sos")
+    x = sosfiltfilt(sos, ecg8, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean = nk.ecg_clean(ecg8[lead_ii], sampling_rate=int(fs))
+        _, info = nk.ecg_peaks(clean, sampling_rate=int(fs))
+    peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
+    if len(peaks) < 5:
+        raise ValueError(f"only {len(peaks)} R peaks found")
+    rr = np.diff(peaks) / fs
+    n = x.shape[1]
+    grid = np.arange(n)
+    beats = []
+    for k in range(1, len(peaks)):
+        t = peaks[k] + beat_time(TAU_S, float(rr[k - 1])) * fs
+        if t[0] < 0 or t[-1] > n - 1:
+            continue
+        beats.append(np.stack([np.interp(t, grid, lead) for lead in x]))
+    if len(beats) < 4:
+        raise ValueError(f"only {len(beats)} complete beats")
+    beat = np.median(np.stack(beats), axis=0)
+    m = round(BASELINE_S / DTAU_S)
+    start, end = beat[:, :m].mean(axis=1), beat[:, -m:].mean(axis=1)
+    w = np.linspace(0.0, 1.0, beat.shape[1])
+    beat -= start[:, None] * (1 - w) + end[:, None] * w
+    return beat, float(np.mean(rr))
+
+
+def norm_records(ptbxl: Path, folds: tuple[int, ...]) -> pd.DataFrame:
+    """The rows of ``ptbxl_database.csv`` labelled NORM (any likelihood) in ``folds``, by ecg_id."""
+    db = pd.read_csv(ptbxl / "ptbxl_database.csv", index_col="ecg_id")
+    norm = db["scp_codes"].map(lambda s: "NORM" in ast.literal_eval(s))
+    return db[norm & db["strat_fold"].isin(folds)].sort_index()
+
+
+def _read_8(path: Path) -> tuple[np.ndarray, float]:
+    import wfdb
+
+    signal, fields = wfdb.rdsamp(str(path))
+    names = [normalise_lead_name(s) for s in fields["sig_name"]]
+    missing = [lead for lead in INDEPENDENT_LEADS if lead not in names]
+    if missing:
+        raise ValueError(f"{path}: leads {missing} missing")
+    idx = [names.index(lead) for lead in INDEPENDENT_LEADS]
+    return np.asarray(signal, dtype=float).T[idx], float(fields["fs"])
+
+
+@dataclass(frozen=True)
+class ShapeModel:
+    """Mean beat (8, L) mV, components (K, 8, L) (unit norm), score s.d. (K,) and provenance."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    sd: np.ndarray
+    n_records: int
+    folds: tuple[int, ...]
+
+    def sample(self, rng: np.random.Generator, clip: float = 2.5) -> np.ndarray:
+        """One patient's beat (8, L) mV: component scores drawn N(0, sd^2), truncated at ``clip`` s.d."""
+        z = np.clip(rng.standard_normal(len(self.sd)), -clip, clip)
+        return self.mean + np.tensordot(z * self.sd, self.components, axes=1)
+
+
+def fit(beats: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean (8, L), K components (K, 8, L) and score s.d. (K,) of beats (N, 8, L), by SVD."""
+    n = beats.shape[0]
+    flat = beats.reshape(n, -1)
+    mean = flat.mean(axis=0)
+    _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    k = min(k, n - 1)
+    comp = vt[:k]
+    sign = np.sign(comp[np.arange(k), np.argmax(np.abs(comp), axis=1)])
+    comp = comp * sign[:, None]
+    sd = s[:k] / np.sqrt(n - 1)
+    return mean.reshape(beats.shape[1:]), comp.reshape(k, *beats.shape[1:]), sd
+
+
+def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_COMPONENTS,
+          limit: int | None = None, verbose: bool = False) -> ShapeModel:
+    """Fit the model on the NORM records of ``folds`` of a PTB-XL folder (500 Hz records).
+
+    A record NeuroKit2 cannot find enough beats in is skipped with a one-line reason (``verbose``).
+    """
+    rows = norm_records(ptbxl, folds)
+    if limit is not None:
+        rows = rows.iloc[:limit]
+    beats = []
+    for ecg_id, row in rows.iterrows():
+        path = ptbxl / str(row["filename_hr"])
+        try:
+            ecg8, fs = _read_8(path)
+            beat, _ = median_beat(ecg8, fs)
+        except (ValueError, OSError) as err:
+            if verbose:
+                print(f"skipped {path}: {err}")
+            continue
+        beats.append(beat)
+        if verbose and len(beats) % 25 == 0:
+            print(f"{len(beats)} beats ({ecg_id})")
+    if len(beats) < 3:
+        raise ValueError(f"{ptbxl}: only {len(beats)} NORM records usable in folds {folds}")
+    mean, comp, sd = fit(np.stack(beats), k)
+    return ShapeModel(mean, comp, sd, len(beats), tuple(folds))
+
+
+def save(model: ShapeModel, path: Path) -> None:
+    """Write the model as a compressed .npz (float32 arrays)."""
+    np.savez_compressed(path, mean=model.mean.astype(np.float32), components=model.components.astype(np.float32),
+                        sd=model.sd.astype(np.float32), tau=TAU_S.astype(np.float32),
+                        n_records=np.int64(model.n_records), folds=np.asarray(model.folds, dtype=np.int64))
+
+
+def load(path: Path = MODEL_PATH) -> ShapeModel:
+    """Read a model written by :func:`save`."""
+    with np.load(path) as z:
+        if not np.allclose(z["tau"], TAU_S, atol=1e-6):
+            raise ValueError(f"{path}: time grid differs from this version's")
+        return ShapeModel(z["mean"].astype(float), z["components"].astype(float), z["sd"].astype(float),
+                          int(z["n_records"]), tuple(int(f) for f in z["folds"]))
+
+
+@cache
+def default_model() -> ShapeModel:
+    """The shipped model (fitted on PTB-XL-500 NORM, strat_fold 1-7)."""
+    return load(MODEL_PATH)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="fit the model on a PTB-XL folder")
+    b.add_argument("ptbxl", type=Path, help="PTB-XL folder (ptbxl_database.csv, records500/)")
+    b.add_argument("--out", type=Path, default=MODEL_PATH, help="output .npz (default: the shipped file)")
+    b.add_argument("--folds", default=",".join(map(str, DEFAULT_FOLDS)), help="strat_folds to fit on")
+    b.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="principal components kept")
+    args = parser.parse_args(argv)
+    folds = tuple(int(f) for f in args.folds.split(","))
+    model = build(args.ptbxl, folds, args.components, verbose=True)
+    save(model, args.out)
+    total = float(np.sum(model.sd**2))
+    print(f"{model.n_records} records, {len(model.sd)} components, score s.d. {model.sd[0]:.3g}..{model.sd[-1]:.3g} "
+          f"(sum of variances {total:.3g}); written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
