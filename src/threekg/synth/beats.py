@@ -8,8 +8,8 @@ Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
   LPR 65-95 ms earlier than the template whatever the patient (PR 205-240 ms).
 * QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); normal QTc 360-410 ms,
   LQT 480-530 ms.
-* Every beat: respiratory (+-5 %) and random (2 %) size, P and T sizes varying 2 % more, P and T timing
-  2 ms (s.d.).
+* Every beat: respiratory (+-3.5 %) and random (2 %) size, P and T sizes varying 2 % and 3 % more, P and
+  T timing 2 ms (s.d.).
 * AF, AFL: no P group (the fibrillatory or flutter waves are added by :mod:`threekg.synth.render`).
 * Brady (junctional escape rhythm): the P group follows the QRS by 65-125 ms and is retrograde
   (group ``ECTOPIC_P``, its vertical component reversed by the record's ectopic-P matrix).
@@ -54,6 +54,11 @@ NSIVCB_WIDTH = (1.35, 1.6)
 TAB_T_FACTOR = (0.03, 0.15)
 RBBB_T_DELAY_S = 0.03
 """Repolarisation delay behind the widened QRS of a right bundle branch block (s)."""
+RESP_AMPLITUDE = 0.035
+"""Respiratory modulation of the QRS and T size (+-3.5 %; +-5 % gave a beat-to-beat QRS amplitude
+variation above the real IQR with the shape-model beat)."""
+T_JITTER = 0.03
+"""Beat-to-beat s.d. of the T size on top of the shared 2 % jitter."""
 PACED_AV_SPIKE_S = -0.06
 """Pacemaker spike time relative to the paced beat's reference point (s)."""
 
@@ -113,10 +118,10 @@ def beat_parameters(
     g[:, : tp.N_NORMAL] = tp.NORMAL_GROUP
     rr = np.clip(sched.rr_prev, 0.3, 1.6)
     normal = np.flatnonzero(sched.kind != PVC)
-    resp = 1.0 + 0.05 * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
+    resp = 1.0 + RESP_AMPLITUDE * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
     jitter = rng.normal(1.0, 0.02, nb)
     # beat-to-beat morphology variation on top of the shared jitter: each wave's own size and timing
-    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, 0.02, nb)}
+    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, T_JITTER, nb)}
     timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
     paced = "PR" in labels
 

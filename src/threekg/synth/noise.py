@@ -9,7 +9,7 @@ Levels per record, calibrated on the PTB-XL-500 NORM records with the realism me
   (a limb electrode also moves the central terminal of V1-V6 by a third);
 * muscle (EMG): Gaussian noise low-passed at 40 Hz (4th-order Butterworth), s.d. 5-22 uV before the
   filter (log-uniform), plus a white floor of 1-2 uV (the recorder's own noise);
-* mains: the patient's 50 or 60 Hz, 0.2-2 uV per lead (log-uniform; most recorders filter it).
+* mains: the patient's 50 or 60 Hz, 0.3-3 uV per lead (log-uniform; most recorders filter it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from threekg.vcg import derive_limb_leads
 
 WANDER_HZ = (0.05, 0.5)
 WANDER_MV = (0.02, 0.25)
-MAINS_MV = (0.0002, 0.002)
+MAINS_MV = (0.0003, 0.003)
 MUSCLE_MV = (0.005, 0.022)
 MUSCLE_CUTOFF_HZ = 40.0
 FLOOR_MV = (0.001, 0.002)

@@ -225,9 +225,12 @@ def _breathing(vcg: np.ndarray, resp: tuple[float, float, float, float], fs: flo
     return vcg + (ax * osc) * (_KX @ vcg) + (az * osc) * (_KZ @ vcg)
 
 
-def _frontal_axis(vcg_area: np.ndarray) -> np.ndarray:
-    """Frontal QRS axis (degrees) from net QRS areas: atan2(area aVF, area I); input (..., 3)."""
+def _frontal_axis(vcg_area: np.ndarray, lead_area: np.ndarray | None = None) -> np.ndarray:
+    """Frontal QRS axis (degrees) from net QRS areas: atan2(area aVF, area I); input (..., 3), plus the
+    areas (12,) of a non-dipolar part in lead space if given."""
     leads = vcg_to_ecg(vcg_area[..., None])[..., 0]
+    if lead_area is not None:
+        leads = leads + lead_area
     return np.rad2deg(np.arctan2(leads[..., AVF_LEAD], leads[..., I_LEAD]))
 
 
@@ -235,14 +238,14 @@ _GRID_DEG = np.arange(-180.0, 180.0, 0.25)
 _GRID_ROT = np.stack([rotation_matrix((0.0, 0.0, d)) for d in _GRID_DEG])
 
 
-def _axis_rotation(spec: RecordSpec, qrs_area: np.ndarray) -> np.ndarray:
+def _axis_rotation(spec: RecordSpec, qrs_area: np.ndarray, lead_area: np.ndarray | None = None) -> np.ndarray:
     """Frontal-plane rotation (3, 3) of the QRS that puts its axis where the record's labels demand."""
     lo, hi = spec.axis_range_deg
-    natural = float(_frontal_axis(qrs_area))
+    natural = float(_frontal_axis(qrs_area, lead_area))
     if spec.normal_axis and lo <= natural <= hi:
         return np.eye(3)
     target = float(np.clip(natural, lo, hi)) if spec.normal_axis else lo + spec.axis_u * (hi - lo)
-    axes = _frontal_axis(_GRID_ROT @ qrs_area)
+    axes = _frontal_axis(_GRID_ROT @ qrs_area, lead_area)
     miss = np.abs((axes - target + 180.0) % 360.0 - 180.0)
     best = np.flatnonzero(miss <= miss.min() + 1e-9)
     return _GRID_ROT[best[np.argmin(np.abs(_GRID_DEG[best]))]]
@@ -257,7 +260,9 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
         rot = spec.rotation
         p, q, t, e, ep = (buf[i, g] for g in range(tp.N_GROUPS))
         qrs = rot @ q
-        axis_rot = _axis_rotation(spec, qrs.sum(axis=1)) if np.any(q) else np.eye(3)
+        # the beat's non-dipolar QRS part (not rotated) counts in the axis the labels constrain
+        lead_area = _EXPAND @ residual[i, 1].sum(axis=1) if spec.waves is not None else None
+        axis_rot = _axis_rotation(spec, qrs.sum(axis=1), lead_area) if np.any(q) else np.eye(3)
         qrs = axis_rot @ qrs
         scale = 1.0
         if np.any(q):
@@ -281,5 +286,5 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
             out[i] += _EXPAND @ (residual[i, 0] + scale * residual[i, 1] + t_scale * residual[i, 2])
         if spec.noise is not None:
             out[i] += spec.noise
-        info.append({"qrs_scale": scale, "qrs_axis_deg": float(_frontal_axis(qrs.sum(axis=1)))})
+        info.append({"qrs_scale": scale, "qrs_axis_deg": float(_frontal_axis(qrs.sum(axis=1), lead_area))})
     return out, info

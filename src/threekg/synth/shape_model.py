@@ -10,6 +10,10 @@ components with their variances). A synthetic patient is one draw of the K compo
   atrial part (tau < -0.05 s) scaled by RR^0.1, the QRS as it is, the ST-T stretched from the J point
   by sqrt(RR) (Bazett). The median over the beats of the record is the record's beat; its baseline is
   the straight line through the first and last 20 ms (TP segment: before the P, after the T).
+* P registration: PR differs between records, and a mean of P waves at different places is a wide, low
+  P. So the atrial part of every beat (weighted by a raised cosine that hands over to the QRS at
+  -60..-40 ms) is moved so that its energy centroid lies at the training records' mean; the moves'
+  s.d. is kept and a patient's P is moved back by a draw from it (``p_shift_s``).
 * Model: mean and the first ``K`` principal components (SVD of the centred beats; each component's
   sign fixed so that its largest loading is positive) with the s.d. of their scores.
 * Fitted on the NORM records (every ``scp_codes`` statement counts, as ``threekg prepare`` reads them)
@@ -112,20 +116,42 @@ def _read_8(path: Path) -> tuple[np.ndarray, float]:
     return np.asarray(signal, dtype=float).T[idx], float(fields["fs"])
 
 
+def atrial_weight(tau: np.ndarray = TAU_S) -> np.ndarray:
+    """Weight (L,) of the atrial part of the beat: 1 before -60 ms, raised cosine to 0 at -40 ms."""
+    x = np.clip((tau - (P_END_TAU_S - 0.01)) / 0.02, 0.0, 1.0)
+    return 0.5 + 0.5 * np.cos(np.pi * x)
+
+
+def p_centroid(beat: np.ndarray) -> float:
+    """Energy centroid (s, normalised time) of the atrial part of a beat (8, L)."""
+    energy = np.sum(beat**2, axis=0) * atrial_weight()
+    return float(np.sum(TAU_S * energy) / np.sum(energy))
+
+
+def shift_p(beat: np.ndarray, shift: float) -> np.ndarray:
+    """The beat (8, L) with its atrial part moved ``shift`` s later (the rest unchanged)."""
+    w = atrial_weight()
+    atrial = beat * w
+    moved = np.stack([np.interp(TAU_S - shift, TAU_S, lead, left=0.0, right=0.0) for lead in atrial])
+    return beat - atrial + moved
+
+
 @dataclass(frozen=True)
 class ShapeModel:
-    """Mean beat (8, L) mV, components (K, 8, L) (unit norm), score s.d. (K,) and provenance."""
+    """Mean beat (8, L) mV, components (K, 8, L) (unit norm), score s.d. (K,), the s.d. of the P moves
+    (s) and provenance."""
 
     mean: np.ndarray
     components: np.ndarray
     sd: np.ndarray
+    p_shift_sd: float
     n_records: int
     folds: tuple[int, ...]
 
-    def sample(self, rng: np.random.Generator, clip: float = 2.5) -> np.ndarray:
-        """One patient's beat (8, L) mV: component scores drawn N(0, sd^2), truncated at ``clip`` s.d."""
-        z = np.clip(rng.standard_normal(len(self.sd)), -clip, clip)
-        return self.mean + np.tensordot(z * self.sd, self.components, axes=1)
+    def beat(self, scores: np.ndarray, p_score: float) -> np.ndarray:
+        """The beat (8, L) mV of standard-normal component ``scores`` (K,) and P-move score ``p_score``."""
+        beat = self.mean + np.tensordot(np.asarray(scores) * self.sd, self.components, axes=1)
+        return shift_p(beat, p_score * self.p_shift_sd)
 
 
 def fit(beats: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,14 +192,18 @@ def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_
             print(f"{len(beats)} beats ({ecg_id})")
     if len(beats) < 3:
         raise ValueError(f"{ptbxl}: only {len(beats)} NORM records usable in folds {folds}")
-    mean, comp, sd = fit(np.stack(beats), k)
-    return ShapeModel(mean, comp, sd, len(beats), tuple(folds))
+    centroids = np.array([p_centroid(b) for b in beats])
+    moves = centroids.mean() - centroids
+    registered = np.stack([shift_p(b, d) for b, d in zip(beats, moves, strict=True)])
+    mean, comp, sd = fit(registered, k)
+    return ShapeModel(mean, comp, sd, float(np.std(moves, ddof=1)), len(beats), tuple(folds))
 
 
 def save(model: ShapeModel, path: Path) -> None:
     """Write the model as a compressed .npz (float32 arrays)."""
     np.savez_compressed(path, mean=model.mean.astype(np.float32), components=model.components.astype(np.float32),
                         sd=model.sd.astype(np.float32), tau=TAU_S.astype(np.float32),
+                        p_shift_sd=np.float64(model.p_shift_sd),
                         n_records=np.int64(model.n_records), folds=np.asarray(model.folds, dtype=np.int64))
 
 
@@ -183,7 +213,7 @@ def load(path: Path = MODEL_PATH) -> ShapeModel:
         if not np.allclose(z["tau"], TAU_S, atol=1e-6):
             raise ValueError(f"{path}: time grid differs from this version's")
         return ShapeModel(z["mean"].astype(float), z["components"].astype(float), z["sd"].astype(float),
-                          int(z["n_records"]), tuple(int(f) for f in z["folds"]))
+                          float(z["p_shift_sd"]), int(z["n_records"]), tuple(int(f) for f in z["folds"]))
 
 
 @cache
@@ -206,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     save(model, args.out)
     total = float(np.sum(model.sd**2))
     print(f"{model.n_records} records, {len(model.sd)} components, score s.d. {model.sd[0]:.3g}..{model.sd[-1]:.3g} "
-          f"(sum of variances {total:.3g}); written to {args.out}")
+          f"(sum of variances {total:.3g}), P moves s.d. {1000 * model.p_shift_sd:.1f} ms; written to {args.out}")
     return 0
 
 

@@ -1,0 +1,66 @@
+"""The beat shape model: fit against scikit-learn's PCA, the dipole/residual split, the shipped file and
+its reproducible build from PTB-XL (skipped when ../shared/data is absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from realdata_paths import shared_subdir
+from threekg.synth import shape_model as sm
+from threekg.synth.shape_beat import patient_beat, segment_weights, split_beat
+from threekg.vcg import DOWER
+
+
+def test_fit_matches_sklearn_pca() -> None:
+    rng = np.random.default_rng(0)
+    beats = rng.normal(size=(30, 8, 50)) @ np.diag(np.linspace(2.0, 0.1, 50))
+    mean, comp, sd = sm.fit(beats, k=5)
+    ref = PCA(n_components=5, svd_solver="full").fit(beats.reshape(30, -1))
+    np.testing.assert_allclose(mean.ravel(), ref.mean_, atol=1e-12)
+    np.testing.assert_allclose(sd, np.sqrt(ref.explained_variance_), rtol=1e-10)
+    dots = np.sum(comp.reshape(5, -1) * ref.components_, axis=1)
+    np.testing.assert_allclose(np.abs(dots), 1.0, atol=1e-10)  # same axes, up to sign
+
+
+def test_time_normalisation_is_identity_at_60_bpm() -> None:
+    np.testing.assert_allclose(sm.beat_time(sm.TAU_S, 1.0), sm.TAU_S)
+    t = sm.beat_time(np.array([0.04, 0.44]), 0.64)
+    np.testing.assert_allclose(t, [0.04, 0.04 + 0.4 * 0.8])  # ST-T stretched by sqrt(RR) from J
+
+
+def test_split_is_exact_and_residual_is_not_dipolar() -> None:
+    beat = sm.default_model().mean
+    w = segment_weights()
+    np.testing.assert_allclose(w.sum(axis=0), 1.0)
+    pb = split_beat(beat, 1.0)
+    total = pb.waves[:, :, 1:-1].astype(float).sum(axis=0)  # segments add up to the beat
+    vcg, residual = total[:3], total[3:]
+    np.testing.assert_allclose(DOWER @ vcg + residual, beat, atol=1e-5)
+    np.testing.assert_allclose(DOWER.T @ residual, 0.0, atol=1e-4)  # orthogonal to every dipole's leads
+
+
+def test_shipped_model_is_plausible_and_draws_are_deterministic() -> None:
+    model = sm.default_model()
+    assert model.folds == sm.DEFAULT_FOLDS and model.n_records > 100
+    assert np.all(np.diff(model.sd) <= 0)
+    r = int(np.argmin(np.abs(sm.TAU_S)))
+    assert model.mean[1, r] > 0.5  # the R peak of lead II sits at tau = 0
+    z = tuple(np.random.default_rng(3).standard_normal(40))
+    a, b = patient_beat(z), patient_beat(tuple(float(x) for x in z))
+    np.testing.assert_array_equal(a.waves, b.waves)
+    mean = patient_beat((0.0,) * 40)
+    assert 0.36 < mean.qtc_s < 0.44 and -0.16 < mean.p_centroid_s < -0.09 and mean.size == pytest.approx(1.0)
+
+
+def test_build_reproduces_the_shipped_model() -> None:
+    ptbxl = shared_subdir("ptbxl-500")
+    built = sm.build(ptbxl)
+    again = sm.build(ptbxl, limit=20)
+    assert np.array_equal(again.mean, sm.build(ptbxl, limit=20).mean)  # deterministic
+    shipped = sm.default_model()
+    assert built.n_records == shipped.n_records
+    np.testing.assert_allclose(built.mean, shipped.mean, atol=1e-5)
+    np.testing.assert_allclose(built.sd, shipped.sd, rtol=1e-4)
+    np.testing.assert_allclose(built.components, shipped.components, atol=1e-4)
