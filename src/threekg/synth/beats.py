@@ -41,7 +41,7 @@ import numpy as np
 from threekg.synth import template as tp
 from threekg.synth.patient import PatientParams
 from threekg.synth.rhythm import PAC, PVC, BeatSchedule
-from threekg.synth.shape_beat import QRS_ONSET_TAU_S, PatientBeat
+from threekg.synth.shape_beat import N_SEGMENTS, QRS_ONSET_TAU_S, SEG_QRS, SEG_ST, SEG_T, PatientBeat
 
 QTC_NORMAL_S = (0.355, 0.405)
 """Normal QTc drawn (Bazett); measured by the realism measure about 12 ms longer (PTB-XL NORM median 392)."""
@@ -68,6 +68,14 @@ _PACED_DIRS = (np.array([0.3, -0.8, 0.5]), np.array([0.7, -0.4, 0.6]))
 _LANFB_INITIAL_DIR = np.array([-0.5, 0.85, 0.0])
 _QAB_DIRS = {"inferior": np.array([0.1, -1.0, 0.15]), "anterior": np.array([-0.1, 0.1, 1.0])}
 _SEPTAL_DIR = np.array([-0.9, 0.1, -0.4])
+_NSIVCB_TERMINAL_DIR = np.array([0.45, -0.1, 0.9])
+IRBBB_QRS_S = (0.102, 0.110)
+"""IRBBB with the shape-model beat: QRS duration made by the terminal lobe (criterion 100-119 ms)."""
+QT_OWN_RR_WEIGHT = 0.4
+"""Weight of a beat's own preceding RR in the RR its ST-T is stretched for (the rest: the record's median RR)."""
+IRBBB_LOBE_SD_S = 0.010
+IRBBB_OWN_QRS_MAX_S = 0.085
+"""IRBBB: a beat whose own QRS is longer is compressed to this, so that the terminal lobe comes after it."""
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -89,8 +97,8 @@ def _set_lobe(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: 
 class WaveTiming:
     """Where and how large each beat's P, QRS and T segments of the patient's beat are drawn.
 
-    ``gain``, ``slope``, ``offset``: (B, 3) for the segments P, QRS, T: beat time (s from the beat's R)
-    = ``slope`` x normalised time + ``offset``; a zero gain leaves the segment out. ``group``: (B, 3)
+    ``gain``, ``slope``, ``offset``: (B, 4) for the segments P, QRS, ST, T: beat time (s from the beat's R)
+    = ``slope`` x normalised time + ``offset``; a zero gain leaves the segment out. ``group``: (B, 4)
     the renderer group each segment's heart vector goes to (the P of a premature atrial or junctional
     beat goes to ``ECTOPIC_P``).
     """
@@ -137,7 +145,8 @@ def beat_parameters(
         pr_extra = (-pr_shift + rng.uniform(*IAVB_EXTRA_PR_S) if "IAVB" in labels else
                     rng.uniform(*LPR_PR_EXTRA_S) + own_pr_shift if "LPR" in labels else -pr_shift)
     qrs_width = patient.qrs_width if beat is None else 1.0
-    width = (rng.uniform(1.05, 1.12) if "IRBBB" in labels else
+    width = (rng.uniform(1.05, 1.12) if "IRBBB" in labels and beat is None else
+             min(1.0, IRBBB_OWN_QRS_MAX_S / (beat.qrs_off_s - beat.qrs_on_s)) if "IRBBB" in labels and beat else
              qrs_width * (1.1 if "RBBB" in labels else rng.uniform(*NSIVCB_WIDTH) if "NSIVCB" in labels
                           else 1.0))
     lo, hi = QTC_LONG_S if "LQT" in labels else QTC_NORMAL_S
@@ -150,7 +159,10 @@ def beat_parameters(
     for group, shift in timing_jitter.items():
         centre[:, tp.NORMAL_GROUP == group] += shift[:, None]
     t[:, : tp.N_NORMAL], s[:, : tp.N_NORMAL] = centre, sigma
-    waves = None if beat is None else _wave_timing(rr, pr_extra, width, delay, qtc, beat, timing_jitter)
+    # QT hysteresis: the repolarisation of a beat follows the recent rate more than its own preceding RR
+    # (a premature beat's QT is only a little shorter)
+    rr_qt = QT_OWN_RR_WEIGHT * rr + (1.0 - QT_OWN_RR_WEIGHT) * float(np.median(rr))
+    waves = None if beat is None else _wave_timing(rr, rr_qt, pr_extra, width, delay, qtc, beat, timing_jitter)
 
     # Atrial depolarisation.
     pc = tp.normal_columns(tp.P)
@@ -185,13 +197,24 @@ def beat_parameters(
         a[np.ix_(normal, qc)] = tp.NORMAL_A[qc] * amp_q[normal, None]
         a[np.ix_(normal, tc)] = tp.NORMAL_A[tc] * (amp_t * wave_jitter[tp.T])[normal, None]
         if waves is not None:
-            waves.gain[normal, 1] = (resp * jitter)[normal]
-            waves.gain[normal, 2] = (amp_t * wave_jitter[tp.T])[normal]
-        if "RBBB" in labels or "IRBBB" in labels:
+            waves.gain[normal, SEG_QRS] = (resp * jitter)[normal]
+            waves.gain[normal, SEG_ST] = (resp * jitter)[normal]  # a T-wave change leaves the ST
+            waves.gain[normal, SEG_T] = (amp_t * wave_jitter[tp.T])[normal]
+        if "RBBB" in labels or ("IRBBB" in labels and beat is None):
             full = "RBBB" in labels
             size = rng.uniform(0.5, 0.75) if full else rng.uniform(0.3, 0.45)
             _set_lobe(a, t, s, g, normal, tp.LOBE_TERMINAL, _RBBB_DIR, size * amp_q[normal],
                       tp.qrs_time(0.052 if full else 0.040, width), (0.014 if full else 0.011) * width, tp.QRS)
+        elif "IRBBB" in labels and beat is not None:
+            # the terminal lobe ends (2 s.d.) where the QRS, from the beat's own onset, lasts 104-114 ms
+            end = float(tp.qrs_time(beat.qrs_on_s, width)) + rng.uniform(*IRBBB_QRS_S)
+            _set_lobe(a, t, s, g, normal, tp.LOBE_TERMINAL, _RBBB_DIR, rng.uniform(0.45, 0.6) * amp_q[normal],
+                      end - 2 * IRBBB_LOBE_SD_S, IRBBB_LOBE_SD_S, tp.QRS)
+        if "NSIVCB" in labels and beat is not None:
+            # delayed left-posterior terminal forces: no R' in V1 whatever the beat's own terminal forces
+            _set_lobe(a, t, s, g, normal, tp.LOBE_TERMINAL, _NSIVCB_TERMINAL_DIR,
+                      rng.uniform(0.25, 0.35) * amp_q[normal], tp.qrs_time(beat.qrs_off_s, width) - 0.01,
+                      0.012 * width, tp.QRS)
         if "LAnFB" in labels:
             _set_lobe(a, t, s, g, normal, tp.LOBE_INITIAL, _LANFB_INITIAL_DIR,
                       rng.uniform(0.15, 0.25) * amp_q[normal], tp.qrs_time(-0.032, width), 0.008 * width, tp.ECTOPIC)
@@ -217,21 +240,23 @@ def beat_parameters(
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}, waves
 
 
-def _wave_timing(rr: np.ndarray, pr_extra: float, width: float, delay: float, qtc: float, beat: PatientBeat,
-                 timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
+def _wave_timing(rr: np.ndarray, rr_qt: np.ndarray, pr_extra: float, width: float, delay: float, qtc: float,
+                 beat: PatientBeat, timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
     """Affine time maps of the beat's P, QRS and T segments (the same time bases as the parametric
     groups): P scaled by RR^0.1 and moved ``pr_extra`` earlier, QRS ``width`` times longer from its
-    onset, ST-T from the (delayed) J point stretched by sqrt(RR) x QTc / the beat's own QTc. Gains 0."""
+    onset, ST and T from the (delayed) J point stretched by sqrt(``rr_qt``) x QTc / the beat's own QTc.
+    Gains 0."""
     nb = len(rr)
-    slope, offset = np.zeros((nb, 3)), np.zeros((nb, 3))
+    slope, offset = np.zeros((nb, N_SEGMENTS)), np.zeros((nb, N_SEGMENTS))
     slope[:, 0], offset[:, 0] = rr**0.1, -pr_extra + timing_jitter[tp.P]
-    slope[:, 1], offset[:, 1] = width, tp.QRS_ONSET_S * (1.0 - width)
+    slope[:, SEG_QRS], offset[:, SEG_QRS] = width, tp.QRS_ONSET_S * (1.0 - width)
     fixed = tp.J_POINT_S - QRS_ONSET_TAU_S
-    stretch = np.sqrt(rr) * (qtc - fixed) / (beat.qtc_s - fixed)
+    stretch = np.sqrt(rr_qt) * (qtc - fixed) / (beat.qtc_s - fixed)
     j = tp.J_POINT_S + delay + (tp.J_POINT_S - tp.QRS_ONSET_S) * (width - 1.0) + timing_jitter[tp.T]
-    slope[:, 2], offset[:, 2] = stretch, j - tp.J_POINT_S * stretch
-    group = np.broadcast_to(np.array([tp.P, tp.QRS, tp.T]), (nb, 3)).copy()
-    return WaveTiming(np.zeros((nb, 3)), slope, offset, group)
+    for seg in (SEG_ST, SEG_T):
+        slope[:, seg], offset[:, seg] = stretch, j - tp.J_POINT_S * stretch
+    group = np.broadcast_to(np.array([tp.P, tp.QRS, tp.T, tp.T]), (nb, N_SEGMENTS)).copy()
+    return WaveTiming(np.zeros((nb, N_SEGMENTS)), slope, offset, group)
 
 
 def _paced_beats(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: np.ndarray,

@@ -16,7 +16,7 @@ from threekg.leads import LEADS
 from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
 from threekg.synth.beats import WaveTiming
-from threekg.synth.shape_beat import SEGMENT_TAU_S
+from threekg.synth.shape_beat import N_SEGMENTS, SEG_P, SEG_QRS, SEG_ST, SEG_T, SEGMENT_TAU_S
 from threekg.vcg import expand_8_to_12, vcg_to_ecg
 
 I_LEAD, AVF_LEAD, V5_LEAD = LEADS.index("I"), LEADS.index("aVF"), LEADS.index("V5")
@@ -66,7 +66,7 @@ class RecordSpec:
     resp: tuple[float, float, float, float]  # breathing Hz, phase rad, swing about X and Z (rad)
     noise: np.ndarray | None  # (12, T) mV in lead space (Einthoven-consistent), or None
     waves: WaveTiming | None = None  # timing and gains of the shape-model beat's segments, or None
-    beat: np.ndarray | None = None  # (3, 11, L + 2) the patient's beat segments (threekg.synth.shape_beat)
+    beat: np.ndarray | None = None  # (4, 11, L + 2) the patient's beat segments (threekg.synth.shape_beat)
 
 
 def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.ndarray:
@@ -80,16 +80,16 @@ def rotation_matrix(angles_deg: np.ndarray | tuple[float, float, float]) -> np.n
 
 _WINDOW_GRID = 1.25
 _EXPAND = expand_8_to_12()
-_P_RANGE, _QRS_RANGE, _T_RANGE = SEGMENT_TAU_S
-SEGMENT_TAU = ((_P_RANGE[0] - sm.DTAU_S, _P_RANGE[1]), _QRS_RANGE, (_T_RANGE[0], _T_RANGE[1] + sm.DTAU_S))
-"""Normalised time range (s) drawn of each segment, P, QRS, T (with the zero sample at each end)."""
+SEGMENT_TAU = tuple((lo - sm.DTAU_S * (k == SEG_P), hi + sm.DTAU_S * (k == SEG_T))
+                    for k, (lo, hi) in enumerate(SEGMENT_TAU_S))
+"""Normalised time range (s) drawn of each segment, P, QRS, ST, T (with the zero sample at each end)."""
 _ANTI_ALIAS_SAMPLES = 0.5
 _NEGLIGIBLE_MV = 2.5e-4
 
 
 def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum every Gaussian of every beat, and every shape-model segment, into (N, groups, 3, T) VCG
-    buffers, mV; also the segments' non-dipolar residual (N, 3 segments, 8, T) mV."""
+    buffers, mV; also the segments' non-dipolar residual (N, 4 segments, 8, T) mV."""
     rec = np.concatenate([np.full(len(s.r_times), i) for i, s in enumerate(specs)])
     r = np.concatenate([s.r_times for s in specs])
     amp = np.concatenate([s.amp for s in specs])
@@ -145,19 +145,19 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, 
 def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, index_parts: list[np.ndarray],
               value_parts: list[np.ndarray]) -> np.ndarray:
     """Draw every beat's shape-model segments: heart vector into the VCG buffers (appended to
-    ``index_parts`` / ``value_parts``, layout of :func:`_gaussians`), residual returned (N, 3, 8, T) mV.
+    ``index_parts`` / ``value_parts``, layout of :func:`_gaussians`), residual returned (N, 4, 8, T) mV.
 
     Each output sample's normalised time is (t - R - offset) / slope; the segment is read there by
     linear interpolation (the segments carry a zero sample at each end, so reading outside is 0).
     """
-    residual = np.zeros((len(specs), 3, 8, n))
+    residual = np.zeros((len(specs), N_SEGMENTS, 8, n))
     with_waves = [i for i, sp in enumerate(specs) if sp.waves is not None and sp.beat is not None]
     if not with_waves:
         return residual
     beats = np.stack([specs[i].beat for i in with_waves])  # type: ignore[misc]
     length = beats.shape[-1]
     tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
-    for seg in range(3):
+    for seg in range(N_SEGMENTS):
         rec, r, slope, offset, gain, group = [], [], [], [], [], []
         for j, i in enumerate(with_waves):
             w = specs[i].waves
@@ -190,7 +190,7 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
             index_parts.append((base[:, None] + k)[inside])
             value_parts.append(vals[..., axis][inside])
         visible = (k >= 0) & (k < n)
-        flat_index = ((orig[:, None] * 3 + seg) * 8)[..., None] * n + np.arange(8)[None, None, :] * n + k[..., None]
+        flat_index = ((orig[:, None] * N_SEGMENTS + seg) * 8)[..., None] * n + np.arange(8)[None, None, :] * n + k[..., None]
         residual += np.bincount(flat_index[visible].ravel(), vals[..., 3:][visible].ravel().astype(float),
                                 minlength=residual.size).reshape(residual.shape)
     return residual
@@ -261,14 +261,16 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
         p, q, t, e, ep = (buf[i, g] for g in range(tp.N_GROUPS))
         qrs = rot @ q
         # the beat's non-dipolar QRS part (not rotated) counts in the axis the labels constrain
-        lead_area = _EXPAND @ residual[i, 1].sum(axis=1) if spec.waves is not None else None
+        lead_area = _EXPAND @ residual[i, SEG_QRS].sum(axis=1) if spec.waves is not None else None
         axis_rot = _axis_rotation(spec, qrs.sum(axis=1), lead_area) if np.any(q) else np.eye(3)
         qrs = axis_rot @ qrs
         scale = 1.0
         if np.any(q):
             q_ecg = vcg_to_ecg(qrs)
+            if spec.waves is not None:
+                q_ecg = q_ecg + _EXPAND @ residual[i, SEG_QRS]
             p2p = float(np.ptp(q_ecg[LIMB], axis=1).max())
-            rv5 = float(q_ecg[V5_LEAD].max())
+            rv5 = max(float(q_ecg[V5_LEAD].max()), 1e-3)
             if spec.low_voltage_mv is not None:
                 scale = spec.low_voltage_mv / p2p
             else:
@@ -283,7 +285,8 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
             vcg = vcg + _atrial_waves(spec, fs, n)
         out[i] = vcg_to_ecg(vcg)
         if specs[i].waves is not None:
-            out[i] += _EXPAND @ (residual[i, 0] + scale * residual[i, 1] + t_scale * residual[i, 2])
+            res = residual[i, SEG_P] + scale * residual[i, SEG_QRS] + t_scale * (residual[i, SEG_ST] + residual[i, SEG_T])
+            out[i] += _EXPAND @ res
         if spec.noise is not None:
             out[i] += spec.noise
         info.append({"qrs_scale": scale, "qrs_axis_deg": float(_frontal_axis(qrs.sum(axis=1), lead_area))})

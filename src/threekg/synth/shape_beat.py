@@ -7,10 +7,11 @@ The beat drawn from :mod:`threekg.synth.shape_model` (8 leads, normalised time `
   ``beat - D @ v`` (8, L) that no single dipole makes (real P waves are larger in I than Dower allows
   for their size in V5). The heart vector is rotated, scaled and modified by the disease machinery
   like the parametric lobes; the residual is added in lead space with the same wave gains.
-* in time: three overlapping segments, atrial (P, PR), ventricular depolarisation (QRS) and
-  repolarisation (ST-T), whose weights sum to 1 (raised-cosine hand-overs of 20 ms in the PR segment
-  and at the J point), so each one follows its own time base (PR, QRS width, QT) as the parametric
-  groups do (:func:`threekg.synth.template.normal_timing`).
+* in time: four overlapping segments, atrial (P, PR), ventricular depolarisation (QRS), early ST and
+  T wave, whose weights sum to 1 (raised-cosine hand-overs of 20 ms in the PR segment, at the J point
+  and at J + 50 ms), so each one follows its own time base (PR, QRS width, QT) as the parametric
+  groups do (:func:`threekg.synth.template.normal_timing`); ST and T share the ST-T time base, but a
+  T-wave change (inversion, flattening) acts on the T segment only.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from threekg.vcg import DOWER
 
 N_CHANNELS = 11
 """Channels of a segment: heart vector X, Y, Z then the residual in I, II, V1-V6."""
-SEGMENT_TAU_S: tuple[tuple[float, float], ...] = ((float(sm.TAU_S[0]), -0.04), (-0.06, 0.05),
-                                                  (0.03, float(sm.TAU_S[-1])))
-"""Normalised time range (s) where each segment (P, QRS, T) is not zero."""
+SEGMENT_TAU_S: tuple[tuple[float, float], ...] = ((float(sm.TAU_S[0]), -0.04), (-0.06, 0.05), (0.03, 0.11),
+                                                  (0.07, float(sm.TAU_S[-1])))
+"""Normalised time range (s) where each segment (P, QRS, ST, T) is not zero."""
+N_SEGMENTS = 4
+SEG_P, SEG_QRS, SEG_ST, SEG_T = range(N_SEGMENTS)
 QRS_ONSET_TAU_S = -0.045
 """Typical QRS onset of the real normal beats (s before R), for the beat's own QTc."""
 P_TIME_FACTOR = 0.93
@@ -56,26 +59,30 @@ def _ramp(tau: np.ndarray, start: float, end: float) -> np.ndarray:
 
 
 def segment_weights(tau: np.ndarray = sm.TAU_S) -> np.ndarray:
-    """(3, L) weights of the P, QRS and T segments over ``tau``; they sum to 1."""
-    to_qrs = _ramp(tau, SEGMENT_TAU_S[1][0], SEGMENT_TAU_S[0][1])
-    to_t = _ramp(tau, SEGMENT_TAU_S[2][0], SEGMENT_TAU_S[1][1])
-    return np.stack([1.0 - to_qrs, to_qrs - to_t, to_t])
+    """(4, L) weights of the P, QRS, ST and T segments over ``tau``; they sum to 1."""
+    to_qrs = _ramp(tau, SEGMENT_TAU_S[SEG_QRS][0], SEGMENT_TAU_S[SEG_P][1])
+    to_st = _ramp(tau, SEGMENT_TAU_S[SEG_ST][0], SEGMENT_TAU_S[SEG_QRS][1])
+    to_t = _ramp(tau, SEGMENT_TAU_S[SEG_T][0], SEGMENT_TAU_S[SEG_ST][1])
+    return np.stack([1.0 - to_qrs, to_qrs - to_st, to_st - to_t, to_t])
 
 
 @dataclass(frozen=True)
 class PatientBeat:
     """One patient's normal beat, split for the renderer.
 
-    ``waves``: (3 segments, 11 channels, L + 2) float32 mV on :data:`shape_model.TAU_S` with one zero
+    ``waves``: (4 segments, 11 channels, L + 2) float32 mV on :data:`shape_model.TAU_S` with one zero
     sample at each end; ``p_centroid_s``: energy centroid of the P segment; ``t_end_s``: end of T
     (tangent to the steepest descent of the spatial magnitude); ``size``: QRS peak of the heart vector
-    relative to the model's mean beat. All times in normalised s from R.
+    relative to the model's mean beat; ``qrs_on_s``, ``qrs_off_s``: QRS bounds, where the spatial
+    velocity (8 leads) around R stays above 6 % of its peak. All times in normalised s from R.
     """
 
     waves: np.ndarray
     p_centroid_s: float
     t_end_s: float
     size: float
+    qrs_on_s: float
+    qrs_off_s: float
 
     @property
     def qtc_s(self) -> float:
@@ -100,13 +107,30 @@ def split_beat(beat: np.ndarray, reference_qrs_peak: float) -> PatientBeat:
     vcg = _PINV @ beat
     channels = np.concatenate([vcg, beat - DOWER @ vcg])
     w = segment_weights(tau)
-    waves = np.zeros((3, N_CHANNELS, len(tau) + 2), dtype=np.float32)
+    waves = np.zeros((N_SEGMENTS, N_CHANNELS, len(tau) + 2), dtype=np.float32)
     waves[:, :, 1:-1] = w[:, None, :] * channels[None]
     energy = np.sum(beat**2, axis=0) * w[0]
     mag = np.sqrt(np.sum(beat**2, axis=0))
     qrs = (tau > -0.06) & (tau < 0.06)
     size = float(np.linalg.norm(vcg[:, qrs], axis=0).max()) / reference_qrs_peak
-    return PatientBeat(waves, float(np.sum(tau * energy) / np.sum(energy)), _t_end(mag, tau), size)
+    on, off = _qrs_bounds(beat, tau)
+    return PatientBeat(waves, float(np.sum(tau * energy) / np.sum(energy)), _t_end(mag, tau), size, on, off)
+
+
+def _qrs_bounds(beat: np.ndarray, tau: np.ndarray, fraction: float = 0.06) -> tuple[float, float]:
+    velocity = np.sqrt(np.sum(np.gradient(beat, tau, axis=1) ** 2, axis=0))
+    window = (tau > -0.1) & (tau < 0.12)
+    fast = (velocity > fraction * velocity[(tau > -0.05) & (tau < 0.05)].max()) & window
+    # a pause shorter than 20 ms (a notch, a slurred S) does not end the QRS
+    gap = round(0.02 / sm.DTAU_S)
+    bridged = np.convolve(fast, np.ones(2 * gap + 1), mode="same") > 0
+    bridged &= np.convolve(fast, np.ones(gap + 1), mode="full")[: len(fast)] > 0  # fast somewhere before
+    bridged &= np.convolve(fast[::-1], np.ones(gap + 1), mode="full")[: len(fast)][::-1] > 0  # and after
+    r = int(np.argmin(np.abs(tau)))
+    slow_before, slow_after = np.flatnonzero(~bridged[:r]), np.flatnonzero(~bridged[r:])
+    start = slow_before[-1] + 1 if len(slow_before) else 0
+    end = r + (slow_after[0] if len(slow_after) else len(tau) - r) - 1
+    return float(tau[start]), float(tau[end])
 
 
 @lru_cache(maxsize=1)
