@@ -8,7 +8,7 @@ Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
   LPR 65-95 ms earlier than the template whatever the patient (PR 205-240 ms).
 * QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); normal QTc 360-410 ms,
   LQT 480-530 ms.
-* Every beat: respiratory (+-3.5 %) and random (2 %) size, P and T sizes varying 2 % and 3 % more, P and
+* Every beat: respiratory (+-3.5 %) and random (2 %) size, P and T sizes varying 2 % and 1.2-6 % more, P and
   T timing 2 ms (s.d.).
 * AF, AFL: no P group (the fibrillatory or flutter waves are added by :mod:`threekg.synth.render`).
 * Brady (junctional escape rhythm): the P group follows the QRS by 65-125 ms and is retrograde
@@ -57,8 +57,11 @@ RBBB_T_DELAY_S = 0.03
 RESP_AMPLITUDE = 0.035
 """Respiratory modulation of the QRS and T size (+-3.5 %; +-5 % gave a beat-to-beat QRS amplitude
 variation above the real IQR with the shape-model beat)."""
-T_JITTER = 0.03
-"""Beat-to-beat s.d. of the T size on top of the shared 2 % jitter."""
+T_JITTER = (0.012, 0.06)
+"""Range (log-uniform, per record) of the beat-to-beat s.d. of the T size on top of the shared 2 % jitter
+(real records differ widely: PTB-XL NORM T-amplitude variation IQR 0.034-0.081)."""
+SHAPE_P_WIDTH_MEAN = 1.1
+"""The patient's P duration factor (1.0-1.2) divided by this scales the shape-model P (0.91-1.09)."""
 PACED_AV_SPIKE_S = -0.06
 """Pacemaker spike time relative to the paced beat's reference point (s)."""
 
@@ -129,7 +132,8 @@ def beat_parameters(
     resp = 1.0 + RESP_AMPLITUDE * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
     jitter = rng.normal(1.0, 0.02, nb)
     # beat-to-beat morphology variation on top of the shared jitter: each wave's own size and timing
-    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, T_JITTER, nb)}
+    t_jitter = float(np.exp(rng.uniform(*np.log(T_JITTER))))
+    wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, t_jitter, nb)}
     timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
     paced = "PR" in labels
 
@@ -162,7 +166,8 @@ def beat_parameters(
     # QT hysteresis: the repolarisation of a beat follows the recent rate more than its own preceding RR
     # (a premature beat's QT is only a little shorter)
     rr_qt = QT_OWN_RR_WEIGHT * rr + (1.0 - QT_OWN_RR_WEIGHT) * float(np.median(rr))
-    waves = None if beat is None else _wave_timing(rr, rr_qt, pr_extra, width, delay, qtc, beat, timing_jitter)
+    p_time = patient.p_width / SHAPE_P_WIDTH_MEAN
+    waves = None if beat is None else _wave_timing(rr, rr_qt, pr_extra, p_time, width, delay, qtc, beat, timing_jitter)
 
     # Atrial depolarisation.
     pc = tp.normal_columns(tp.P)
@@ -240,15 +245,16 @@ def beat_parameters(
     return a, t, s, g, {"pr_extra_s": float(pr_extra), "qtc_s": float(qtc)}, waves
 
 
-def _wave_timing(rr: np.ndarray, rr_qt: np.ndarray, pr_extra: float, width: float, delay: float, qtc: float,
-                 beat: PatientBeat, timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
+def _wave_timing(rr: np.ndarray, rr_qt: np.ndarray, pr_extra: float, p_time: float, width: float, delay: float,
+                 qtc: float, beat: PatientBeat, timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
     """Affine time maps of the beat's P, QRS and T segments (the same time bases as the parametric
-    groups): P scaled by RR^0.1 and moved ``pr_extra`` earlier, QRS ``width`` times longer from its
+    groups): P ``p_time`` times as long about its centroid, scaled by RR^0.1 and moved ``pr_extra`` earlier, QRS ``width`` times longer from its
     onset, ST and T from the (delayed) J point stretched by sqrt(``rr_qt``) x QTc / the beat's own QTc.
     Gains 0."""
     nb = len(rr)
     slope, offset = np.zeros((nb, N_SEGMENTS)), np.zeros((nb, N_SEGMENTS))
-    slope[:, 0], offset[:, 0] = rr**0.1, -pr_extra + timing_jitter[tp.P]
+    rate, c = rr**0.1, beat.p_centroid_s
+    slope[:, 0], offset[:, 0] = rate * p_time, c * rate * (1.0 - p_time) - pr_extra + timing_jitter[tp.P]
     slope[:, SEG_QRS], offset[:, SEG_QRS] = width, tp.QRS_ONSET_S * (1.0 - width)
     fixed = tp.J_POINT_S - QRS_ONSET_TAU_S
     stretch = np.sqrt(rr_qt) * (qtc - fixed) / (beat.qtc_s - fixed)

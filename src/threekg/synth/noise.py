@@ -2,7 +2,7 @@
 
 Levels per record, calibrated on the PTB-XL-500 NORM records with the realism measure (docs/synth.md):
 
-* baseline wander: three sinusoids at 0.05-0.5 Hz shared by the leads, each lead with its own weights
+* baseline wander: three sinusoids at 0.03-0.5 Hz shared by the leads, each lead with its own weights
   and phases, total amplitude up to 0.02-0.25 mV per lead;
 * electrode motion: in 30 % of records 1-2 baseline jumps with exponential recovery (0.1-0.5 mV,
   0.3-1.5 s) on one electrode (RA, LA, LL or V1-V6), seen by every lead that uses that electrode
@@ -22,7 +22,7 @@ from scipy.signal import butter, sosfilt
 from threekg.leads import INDEPENDENT_INDEX, LEADS
 from threekg.vcg import derive_limb_leads
 
-WANDER_HZ = (0.05, 0.5)
+WANDER_HZ = (0.03, 0.5)
 WANDER_MV = (0.02, 0.25)
 MAINS_MV = (0.0003, 0.003)
 MUSCLE_MV = (0.005, 0.022)

@@ -55,7 +55,9 @@ def test_features_agree_with_the_generators_truth() -> None:
         assert f["qrs_amp_mv_V5"] == pytest.approx(np.median(p2p), rel=0.12)
         assert 100 < f["pr_ms"] < 220 and 50 < f["qrs_ms"] < 120 and 330 < f["qtc_ms"] < 470
         assert f["t_amp_mv_V5"] > 0.05 and f["beat_corr"] > 0.98
-        assert f["hf_noise_mv"] < 1e-3 and f["powerline_mv"] < 1e-3  # noise-free
+        # noise-free: no high band; at 50/60 Hz only the QRS's own harmonics (a regular rhythm's real-shaped QRS
+        # reaches 1.5 uV there: record 0, 79 bpm; the mains the noise model adds is 0.3-3 uV)
+        assert f["hf_noise_mv"] < 1e-3 and f["powerline_mv"] < 2e-3
 
 
 def test_inverted_t_and_long_pr_are_seen() -> None:
