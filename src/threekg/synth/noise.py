@@ -4,7 +4,7 @@ Levels per record, calibrated on the PTB-XL-500 NORM records with the realism me
 
 * baseline wander: three sinusoids at 0.03-0.5 Hz shared by the leads, each lead with its own weights
   and phases, total amplitude up to 0.02-0.25 mV per lead;
-* electrode motion: in 30 % of records 1-2 baseline jumps with exponential recovery (0.1-0.5 mV,
+* electrode motion: in 55 % of records 1-2 baseline jumps with exponential recovery (0.1-0.7 mV,
   0.3-1.5 s) on one electrode (RA, LA, LL or V1-V6), seen by every lead that uses that electrode
   (a limb electrode also moves the central terminal of V1-V6 by a third);
 * muscle (EMG): Gaussian noise low-passed at 40 Hz (4th-order Butterworth), s.d. 5-22 uV before the
@@ -28,8 +28,8 @@ MAINS_MV = (0.0003, 0.003)
 MUSCLE_MV = (0.005, 0.022)
 MUSCLE_CUTOFF_HZ = 40.0
 FLOOR_MV = (0.001, 0.002)
-MOTION_PROBABILITY = 0.3
-MOTION_MV = (0.1, 0.5)
+MOTION_PROBABILITY = 0.55
+MOTION_MV = (0.1, 0.7)
 MOTION_RECOVERY_S = (0.3, 1.5)
 ELECTRODES = ("RA", "LA", "LL", "V1", "V2", "V3", "V4", "V5", "V6")
 _ELECTRODE_TO_LEADS = np.array([

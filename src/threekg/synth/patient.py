@@ -33,7 +33,7 @@ class PatientParams:
     pr_shift: float  # s taken off the template PR interval (positive = shorter), -0.01..0.02
     hr_quantile: float  # position of the heart rate inside the rhythm's range, 0-1
     qtc_quantile: float  # position of QTc inside the normal or long-QT range, 0-1
-    hrv: float  # relative respiratory RR modulation of a sinus rhythm (log-uniform 0.008-0.09)
+    hrv: float  # relative respiratory RR modulation of a sinus rhythm (log-uniform 0.005-0.09)
     rr_jitter: float  # relative beat-to-beat RR noise, 0.003-0.02
     resp_hz: float  # breathing rate, Hz
     resp_axis_deg: tuple[float, float]  # respiratory swing of the heart vector about X and Z, degrees
@@ -65,7 +65,7 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
         pr_shift=float(rng.uniform(-0.01, 0.02)),
         hr_quantile=float(rng.random()),
         qtc_quantile=float(rng.random()),
-        hrv=float(np.exp(rng.uniform(np.log(0.008), np.log(0.09)))),
+        hrv=float(np.exp(rng.uniform(np.log(0.005), np.log(0.09)))),
         rr_jitter=float(rng.uniform(0.003, 0.02)),
         resp_hz=float(rng.uniform(0.2, 0.33)),
         resp_axis_deg=(float(rng.uniform(1.0, 3.0)), float(rng.uniform(1.0, 3.0))),
