@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-
 SHAPE_SCORES = 40
 """Shape-model scores drawn per patient (the model uses the first K of them)."""
 
