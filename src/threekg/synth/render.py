@@ -16,7 +16,7 @@ from threekg.leads import LEADS
 from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
 from threekg.synth.beats import WaveTiming
-from threekg.synth.shape_beat import N_SEGMENTS, SEG_P, SEG_QRS, SEG_ST, SEG_T, SEGMENT_TAU_S
+from threekg.synth.shape_beat import N_CHANNELS, N_SEGMENTS, SEG_P, SEG_T, SEGMENT_TAU_S
 from threekg.vcg import expand_8_to_12, vcg_to_ecg
 
 I_LEAD, AVF_LEAD, V5_LEAD = LEADS.index("I"), LEADS.index("aVF"), LEADS.index("V5")
@@ -89,7 +89,7 @@ _NEGLIGIBLE_MV = 2.5e-4
 
 def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum every Gaussian of every beat, and every shape-model segment, into (N, groups, 3, T) VCG
-    buffers, mV; also the segments' non-dipolar residual (N, 4 segments, 8, T) mV."""
+    buffers, mV; also the segments' non-dipolar residual (N, 3, 8, T) mV (P, QRS, ST + T)."""
     rec = np.concatenate([np.full(len(s.r_times), i) for i, s in enumerate(specs)])
     r = np.concatenate([s.r_times for s in specs])
     amp = np.concatenate([s.amp for s in specs])
@@ -142,21 +142,31 @@ def _gaussians(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, 
     return flat.reshape(len(specs), tp.N_GROUPS, 3, m)[..., pad : pad + n], residual
 
 
+RESIDUAL_SCALES = 3
+"""The residual is kept per voltage calibration it follows: P (none), QRS (QRS scale), ST and T (T scale)."""
+_SCALE_OF_SEGMENT = np.array([0, 1, 2, 2])
+
+
 def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, index_parts: list[np.ndarray],
               value_parts: list[np.ndarray]) -> np.ndarray:
     """Draw every beat's shape-model segments: heart vector into the VCG buffers (appended to
-    ``index_parts`` / ``value_parts``, layout of :func:`_gaussians`), residual returned (N, 4, 8, T) mV.
+    ``index_parts`` / ``value_parts``, layout of :func:`_gaussians`), residual returned (N, 3, 8, T) mV
+    (P, QRS, ST + T).
 
     Each output sample's normalised time is (t - R - offset) / slope; the segment is read there by
     linear interpolation (the segments carry a zero sample at each end, so reading outside is 0).
+    Samples outside the record land in the buffers' padding (``pad`` on each side), which is cut off.
     """
-    residual = np.zeros((len(specs), N_SEGMENTS, 8, n))
     with_waves = [i for i, sp in enumerate(specs) if sp.waves is not None and sp.beat is not None]
+    width = n + 2 * pad
     if not with_waves:
-        return residual
-    beats = np.stack([specs[i].beat for i in with_waves])  # type: ignore[misc]
-    length = beats.shape[-1]
+        return np.zeros((len(specs), RESIDUAL_SCALES, 8, n))
+    # (R * (L + 2), 4 * 11): one row per record and grid sample, every segment's channels side by side
+    beats = np.stack([np.moveaxis(specs[i].beat, -1, 0) for i in with_waves])  # type: ignore[arg-type]
+    length = beats.shape[1]
+    table = beats.reshape(len(with_waves) * length, -1)
     tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
+    res_index, res_value = [], []
     for seg in range(N_SEGMENTS):
         rec, r, slope, offset, gain, group = [], [], [], [], [], []
         for j, i in enumerate(with_waves):
@@ -180,20 +190,23 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
         pos = np.clip(pos, 0.0, length - 1.0)
         i0 = np.minimum(pos.astype(np.int64), length - 2)
         frac = (pos - i0).astype(np.float32)[..., None]
-        seg_beats = beats[:, seg]  # (R, 11, L + 2)
-        vals = seg_beats[rec_a[:, None], :, i0] * (1.0 - frac) + seg_beats[rec_a[:, None], :, i0 + 1] * frac
+        row = rec_a[:, None] * length + i0
+        cols = slice(seg * N_CHANNELS, (seg + 1) * N_CHANNELS)
+        vals = table[row.ravel(), cols].reshape(*row.shape, N_CHANNELS) * (1.0 - frac)
+        vals += table[row.ravel() + 1, cols].reshape(*row.shape, N_CHANNELS) * frac
         vals *= gn.astype(np.float32)[:, None, None]  # (nb, span, 11)
-        inside = (k >= -pad) & (k < n + pad)
+        k = np.clip(k, -pad, n + pad - 1) + pad
         orig = np.asarray(with_waves)[rec_a]
         for axis in range(3):
-            base = ((orig * tp.N_GROUPS + grp) * 3 + axis) * m + pad
-            index_parts.append((base[:, None] + k)[inside])
-            value_parts.append(vals[..., axis][inside])
-        visible = (k >= 0) & (k < n)
-        flat_index = ((orig[:, None] * N_SEGMENTS + seg) * 8)[..., None] * n + np.arange(8)[None, None, :] * n + k[..., None]
-        residual += np.bincount(flat_index[visible].ravel(), vals[..., 3:][visible].ravel().astype(float),
-                                minlength=residual.size).reshape(residual.shape)
-    return residual
+            base = ((orig * tp.N_GROUPS + grp) * 3 + axis) * m
+            index_parts.append((base[:, None] + k).ravel())
+            value_parts.append(vals[..., axis].ravel())
+        base = (orig * RESIDUAL_SCALES + _SCALE_OF_SEGMENT[seg]) * 8 * width
+        res_index.append((base[:, None, None] + np.arange(8)[None, None, :] * width + k[..., None]).ravel())
+        res_value.append(vals[..., 3:].ravel())
+    size = len(specs) * RESIDUAL_SCALES * 8 * width
+    flat = np.bincount(np.concatenate(res_index), np.concatenate(res_value), minlength=size)
+    return flat.reshape(len(specs), RESIDUAL_SCALES, 8, width)[..., pad : pad + n]
 
 
 def _atrial_waves(spec: RecordSpec, fs: float, n: int) -> np.ndarray:
@@ -261,14 +274,14 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
         p, q, t, e, ep = (buf[i, g] for g in range(tp.N_GROUPS))
         qrs = rot @ q
         # the beat's non-dipolar QRS part (not rotated) counts in the axis the labels constrain
-        lead_area = _EXPAND @ residual[i, SEG_QRS].sum(axis=1) if spec.waves is not None else None
+        lead_area = _EXPAND @ residual[i, 1].sum(axis=1) if spec.waves is not None else None
         axis_rot = _axis_rotation(spec, qrs.sum(axis=1), lead_area) if np.any(q) else np.eye(3)
         qrs = axis_rot @ qrs
         scale = 1.0
         if np.any(q):
             q_ecg = vcg_to_ecg(qrs)
             if spec.waves is not None:
-                q_ecg = q_ecg + _EXPAND @ residual[i, SEG_QRS]
+                q_ecg = q_ecg + _EXPAND @ residual[i, 1]
             p2p = float(np.ptp(q_ecg[LIMB], axis=1).max())
             rv5 = max(float(q_ecg[V5_LEAD].max()), 1e-3)
             if spec.low_voltage_mv is not None:
@@ -285,8 +298,7 @@ def render(specs: list[RecordSpec], fs: float, n: int) -> tuple[np.ndarray, list
             vcg = vcg + _atrial_waves(spec, fs, n)
         out[i] = vcg_to_ecg(vcg)
         if specs[i].waves is not None:
-            res = residual[i, SEG_P] + scale * residual[i, SEG_QRS] + t_scale * (residual[i, SEG_ST] + residual[i, SEG_T])
-            out[i] += _EXPAND @ res
+            out[i] += _EXPAND @ (residual[i, 0] + scale * residual[i, 1] + t_scale * residual[i, 2])
         if spec.noise is not None:
             out[i] += spec.noise
         info.append({"qrs_scale": scale, "qrs_axis_deg": float(_frontal_axis(qrs.sum(axis=1), lead_area))})
