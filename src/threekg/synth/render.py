@@ -162,7 +162,7 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
     if not with_waves:
         return np.zeros((len(specs), RESIDUAL_SCALES, 8, n))
     # (R * (L + 2), 4 * 11): one row per record and grid sample, every segment's channels side by side
-    beats = np.stack([np.moveaxis(specs[i].beat, -1, 0) for i in with_waves])  # type: ignore[arg-type]
+    beats = np.stack([np.moveaxis(np.asarray(specs[i].beat), -1, 0) for i in with_waves])
     length = beats.shape[1]
     table = beats.reshape(len(with_waves) * length, -1)
     tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
