@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
@@ -110,18 +110,17 @@ class Compose(Augmentation):
         :class:`threekg.ssl.methods.AugmentationMethod` makes the views of its two windows).
         """
         members = self.members
-        if not (xs and len(members) == 2 and isinstance(members[0], ThreeKGSpatial)
-                and isinstance(members[1], TimeMask)
+        spatial, mask = members if len(members) == 2 else (None, None)
+        if not (xs and isinstance(spatial, ThreeKGSpatial) and isinstance(mask, TimeMask)
                 and all(fused_available(x) and x.shape[1:] == xs[0].shape[1:] and x.dtype == xs[0].dtype for x in xs)):
-            return torch.cat([self(x, generator=generator) for x in xs])  # type: ignore[misc]
-        spatial, mask = members
+            return torch.cat([cast(torch.Tensor, self(x, generator=generator)) for x in xs])
         drawn: list[tuple[Params, Params]] = []
         for x in xs:  # the order of draws of the loop above: spatial, then mask, batch after batch
             check_batch(x, spatial.name, spatial.n_leads)
             drawn.append((spatial.sample_params(x, generator), mask.sample_params(x, generator)))
         spatial_params = {k: torch.cat([d[0][k] for d in drawn]) for k in drawn[0][0]}
         mask_params = {k: torch.cat([d[1][k] for d in drawn]) for k in drawn[0][1]}
-        return spatial_time_mask(torch.cat(xs), spatial, spatial_params, mask, mask_params)
+        return spatial_time_mask(torch.cat(list(xs)), spatial, spatial_params, mask, mask_params)
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         def given(i: int, aug: Augmentation, current: torch.Tensor) -> Params:
