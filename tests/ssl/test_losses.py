@@ -53,6 +53,21 @@ def test_equals_simclr_for_pairs() -> None:
         torch.testing.assert_close(got, _simclr_reference(z1, z2, t), rtol=1e-6, atol=1e-6)
 
 
+def test_one_positive_per_anchor_matches_the_general_formula() -> None:
+    """Pairs take the fused cross-entropy path: value against the loop formula, gradients by gradcheck,
+    and the keys-from-other-processes form (z_all, anchor_offset) against the whole-batch loss."""
+    g = torch.Generator().manual_seed(11)
+    z = torch.randn(10, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    idx = [3, 8, 1, 5, 0, 8, 3, 0, 5, 1]  # pairs in shuffled positions
+    for t in (0.1, 0.7):
+        assert nt_xent(z, torch.tensor(idx), t).item() == pytest.approx(_loop_nt_xent(z.detach(), idx, t), rel=1e-12)
+    assert torch.autograd.gradcheck(lambda x: nt_xent(x, torch.tensor(idx), 0.3), (z,))
+    whole = nt_xent(z, torch.tensor(idx), 0.3)
+    halves = [nt_xent(z[lo : lo + 5], torch.tensor(idx[lo : lo + 5]), 0.3, z_all=z,
+                      indexes_all=torch.tensor(idx), anchor_offset=lo) for lo in (0, 5)]
+    torch.testing.assert_close((halves[0] + halves[1]) / 2, whole, rtol=1e-12, atol=1e-12)
+
+
 def test_row_permutation_invariance_and_scale_invariance() -> None:
     g = torch.Generator().manual_seed(2)
     z = torch.randn(12, 5, generator=g, dtype=torch.float64)

@@ -82,3 +82,21 @@ def test_two_window_items_read_only_the_two_windows(tiny_data) -> None:
         assert np.array_equal(x[i, :, :100], signals[r, :, a:a + 100])
         assert np.array_equal(x[i, :, 100:], signals[r, :, b:b + 100])
         assert abs(a - b) >= 100
+
+
+def test_compiled_window_copy_equals_the_python_loop(tiny_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader's compiled copy and its Python fallback read the same windows; a start outside the
+    recording is refused (the compiled copy has no bounds check of its own)."""
+    import threekg.train.data as data
+
+    items = [(r, 2, i) for i, r in enumerate([7, 0, 31, 7, 12])]
+    for kwargs in ({"crop_samples": 150}, {"crop_samples": 200, "windows": ("random", 100, 100)}):
+        compiled = CropDataset(tiny_data, seed=4, **kwargs).__getitems__(items)["x"]  # type: ignore[arg-type]
+        monkeypatch.setattr(data, "_broken", ["forced off by the test"])
+        loop = CropDataset(tiny_data, seed=4, **kwargs).__getitems__(items)["x"]  # type: ignore[arg-type]
+        monkeypatch.setattr(data, "_broken", [])
+        assert data._window_kernel() is not None
+        assert torch.equal(compiled, loop)
+    ds = CropDataset(tiny_data, 100, seed=0)
+    with pytest.raises(ValueError, match="do not fit"):
+        ds._read(np.array([1]), np.array([[ds.n_samples - 99]]), 100)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
 
 from threekg.augment.base import Augmentation, Params, check_batch
-from threekg.augment.fused import spatial_time_mask
+from threekg.augment.fused import fused_available, spatial_time_mask
 from threekg.augment.noise import AmplitudeScale, BaselineWander, GaussianNoise, LeadMask, MainsNoise
 from threekg.augment.spatial import ThreeKGSpatial
 from threekg.augment.temporal import RandomCrop, TimeMask
@@ -100,6 +100,27 @@ class Compose(Augmentation):
 
         x = self._run(x, draw)
         return (x, params) if return_params else x
+
+    def concat(self, xs: Sequence[torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        """``torch.cat([self(x, generator=generator) for x in xs])``, the same tensor bit for bit.
+
+        For a 3KG pipeline (``threekg_spatial`` then ``time_mask``) on the CPU, the parameters are
+        drawn batch after batch in that same order and all batches go through one compiled pass:
+        the per-call set-up, the copies and the concatenation of a loop are paid once (this is how
+        :class:`threekg.ssl.methods.AugmentationMethod` makes the views of its two windows).
+        """
+        members = self.members
+        spatial, mask = members if len(members) == 2 else (None, None)
+        if not (xs and isinstance(spatial, ThreeKGSpatial) and isinstance(mask, TimeMask)
+                and all(fused_available(x) and x.shape[1:] == xs[0].shape[1:] and x.dtype == xs[0].dtype for x in xs)):
+            return torch.cat([cast(torch.Tensor, self(x, generator=generator)) for x in xs])
+        drawn: list[tuple[Params, Params]] = []
+        for x in xs:  # the order of draws of the loop above: spatial, then mask, batch after batch
+            check_batch(x, spatial.name, spatial.n_leads)
+            drawn.append((spatial.sample_params(x, generator), mask.sample_params(x, generator)))
+        spatial_params = {k: torch.cat([d[0][k] for d in drawn]) for k in drawn[0][0]}
+        mask_params = {k: torch.cat([d[1][k] for d in drawn]) for k in drawn[0][1]}
+        return spatial_time_mask(torch.cat(list(xs)), spatial, spatial_params, mask, mask_params)
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         def given(i: int, aug: Augmentation, current: torch.Tensor) -> Params:

@@ -177,8 +177,7 @@ class AugmentationMethod(Method):
                     f"method {self.name!r}: with windows={self.windows!r} a batch holds the two windows end to "
                     f"end, (B, 12, 2 x {view}); got {tuple(x.shape)}. The training engine's loader does this "
                     "(Method.loader_windows); from whole recordings, cut them with threekg.augment.window_pair")
-            first, second = x[..., :view], x[..., view:]
-            views = torch.cat([self.pipeline(first, generator=generator), self.pipeline(second, generator=generator)])
+            views = self.pipeline.concat([x[..., :view], x[..., view:]], generator=generator)
         ids = batch["patient"] if self.patient_positives else batch["index"]
         return views, ids.repeat(self.n_views)
 

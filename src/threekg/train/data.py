@@ -19,9 +19,9 @@ Augmentations are not applied here: they run on the device on whole batches (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -111,6 +111,22 @@ def partner_table(codes: np.ndarray) -> list[np.ndarray]:
     return [by_patient[int(c)][by_patient[int(c)] != i] for i, c in enumerate(codes)]
 
 
+_broken: list[str] = []  # why the compiled window copy failed in this process (empty: it works)
+
+
+def _window_kernel() -> Callable[..., None] | None:
+    """The compiled window copy, or None when Numba cannot compile or cache here (the loop is used)."""
+    if _broken:
+        return None
+    try:
+        from threekg.train._windows import copy_windows
+    except Exception as err:  # e.g. no writable cache folder for Numba: read with the Python loop
+        log.warning("compiled window reader unavailable, reading windows in Python (%s: %s)", type(err).__name__, err)
+        _broken.append(str(err))
+        return None
+    return cast(Callable[..., None], copy_windows)
+
+
 class CropDataset(Dataset[dict[str, Any]]):
     """Random crops of a prepared dataset, read from its memory map.
 
@@ -185,20 +201,35 @@ class CropDataset(Dataset[dict[str, Any]]):
 
     def _window_pairs(self, records: np.ndarray, starts: np.ndarray, view: int) -> torch.Tensor:
         """(n, 12, 2 x view) float32: the windows ``starts[:, 0]`` and ``starts[:, 1]`` end to end."""
-        signals = self.signals
-        out = np.empty((len(records), signals.shape[1], 2 * view), dtype=np.float32)
-        for i, (record, (a, b)) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
-            out[i, :, :view] = signals[record, :, a : a + view]
-            out[i, :, view:] = signals[record, :, b : b + view]
-        self._scale(out, records)
-        return torch.from_numpy(out)
+        return self._read(records, starts, view)
 
     def _crops(self, records: np.ndarray, starts: np.ndarray) -> torch.Tensor:
         """(n, 12, crop_samples) float32 windows ``[start, start + crop)`` of ``records``."""
-        signals, length = self.signals, self.crop_samples
-        out = np.empty((len(records), signals.shape[1], length), dtype=np.float32)
-        for i, (record, start) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
-            out[i] = signals[record, :, start : start + length]
+        return self._read(records, starts[:, None], self.crop_samples)
+
+    def _read(self, records: np.ndarray, starts: np.ndarray, length: int) -> torch.Tensor:
+        """(n, 12, k x length) float32: for each record its k windows ``starts[i]`` (n, k), end to end,
+        scaled by :meth:`_scale`. float32 data is copied by one compiled call (``_windows``)."""
+        signals = self.signals
+        n, k = starts.shape
+        if n and (starts.min() < 0 or starts.max() + length > signals.shape[-1]):
+            raise ValueError(f"{self.data_dir}: windows of {length} samples at starts {starts.min()}..{starts.max()} "
+                             f"do not fit in recordings of {signals.shape[-1]} samples")
+        out = np.empty((n, signals.shape[1], k * length), dtype=np.float32)
+        kernel = _window_kernel() if signals.dtype == np.float32 else None
+        if kernel is not None:
+            try:
+                kernel(np.asarray(signals), records.astype(np.int64), starts.astype(np.int64), length, out)
+            except Exception as err:  # Numba could not compile here (first call): read in Python from now on
+                if not type(err).__module__.startswith("numba"):
+                    raise
+                log.warning("compiled window reader failed, reading windows in Python (%s: %s)", type(err).__name__, err)
+                _broken.append(str(err))
+                kernel = None
+        if kernel is None:  # float16 storage (converted on the copy), or no Numba
+            for i, (record, row) in enumerate(zip(records.tolist(), starts.tolist(), strict=True)):
+                for j, start in enumerate(row):
+                    out[i, :, j * length : (j + 1) * length] = signals[record, :, start : start + length]
         self._scale(out, records)
         return torch.from_numpy(out)
 

@@ -234,8 +234,10 @@ def pretrain(
             (run / DONE_FILE).unlink()
 
     from threekg.models import build_encoder, build_head
+    from threekg.train.allocator import keep_freed_memory
 
     _check_accelerator(trainer_cfg)
+    keep_freed_memory()  # the step's large blocks are reused, not page-faulted in again (allocator.py)
     if config["trainer"].get("threads"):
         torch.set_num_threads(int(config["trainer"]["threads"]))
     L.seed_everything(int(config["seed"]), workers=False, verbose=False)
