@@ -30,7 +30,11 @@ and ``threekg.experiment`` are ``ConfigError``s; a report's ``MetricsFormatError
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "InputError", "MissingExtraError", "UsageError", "UserError", "one_line"]
+import sys
+from collections.abc import Callable
+
+__all__ = ["ConfigError", "DataError", "InputError", "MissingExtraError", "UsageError", "UserError", "one_line",
+           "run_tool"]
 
 
 class UserError(Exception):
@@ -77,3 +81,20 @@ class MissingExtraError(UserError, ImportError):
 def one_line(text: str) -> str:
     """``text`` with its line breaks folded into spaces: a message for a one-line error."""
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def run_tool(main: Callable[[], int]) -> int:
+    """Run the ``main`` of a ``python -m threekg...`` developer tool (shape-model build, realism by fold,
+    calibration): a missing or unreadable file, a missing column or a bad value ends with one line on
+    stderr naming it and exit code 2, not a traceback."""
+    try:
+        return main()
+    except (OSError, ValueError, KeyError) as err:
+        if isinstance(err, OSError) and err.filename and err.strerror:
+            what = f"{err.filename}: {err.strerror}"
+        elif isinstance(err, KeyError):
+            what = f"missing column or key {one_line(str(err))[:200]}"
+        else:
+            what = one_line(str(err))
+        print(f"error: {what}", file=sys.stderr)
+        return 2

@@ -117,18 +117,28 @@ def fit_amplitudes(target: pd.Series, scale: pd.Series, start: np.ndarray, resta
     return a
 
 
+def _features(path: str) -> pd.DataFrame:
+    """The calibration targets' columns of a features CSV of ``threekg realism``; ValueError naming the file."""
+    table = pd.read_csv(path, index_col=0)
+    missing = [c for c in TARGETS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} "
+                         "(expected features_real.csv / features_synth.csv of threekg realism)")
+    return table[list(TARGETS)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("real", help="features of real normal ECGs (features_real.csv of threekg realism)")
     parser.add_argument("--synth", default=None,
                         help="features of records generated with the current template (features_synth.csv)")
     args = parser.parse_args(argv)
-    real = pd.read_csv(args.real, index_col=0)[list(TARGETS)]
+    real = _features(args.real)
     med = real.median()
     scale = (real.quantile(0.75) - real.quantile(0.25)).clip(lower=0.01)
     target = med
     if args.synth:
-        synth = pd.read_csv(args.synth, index_col=0)[list(TARGETS)].median()
+        synth = _features(args.synth).median()
         target = med + (template_features(tp.NORMAL_A) - synth)
     amps = fit_amplitudes(target, scale, start=tp.NORMAL_A)
     z = (template_features(amps) - target) / scale
@@ -139,4 +149,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from threekg.errors import run_tool
+
+    raise SystemExit(run_tool(main))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -200,11 +201,14 @@ def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_
 
 
 def save(model: ShapeModel, path: Path) -> None:
-    """Write the model as a compressed .npz (float32 arrays)."""
-    np.savez_compressed(path, mean=model.mean.astype(np.float32), components=model.components.astype(np.float32),
+    """Write the model as a compressed .npz (float32 arrays), atomically: a stopped build leaves the
+    previous file (the shipped model, by default) as it was."""
+    tmp = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(tmp, mean=model.mean.astype(np.float32), components=model.components.astype(np.float32),
                         sd=model.sd.astype(np.float32), tau=TAU_S.astype(np.float32),
                         p_shift_sd=np.float64(model.p_shift_sd),
                         n_records=np.int64(model.n_records), folds=np.asarray(model.folds, dtype=np.int64))
+    os.replace(tmp, path)
 
 
 def load(path: Path = MODEL_PATH) -> ShapeModel:
@@ -222,6 +226,14 @@ def default_model() -> ShapeModel:
     return load(MODEL_PATH)
 
 
+def fold_list(text: str, option: str) -> tuple[int, ...]:
+    """``"1,2,3"`` -> (1, 2, 3); ValueError naming ``option`` otherwise."""
+    try:
+        return tuple(int(f) for f in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected comma-separated strat_fold numbers, e.g. 1,2,3") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--folds", default=",".join(map(str, DEFAULT_FOLDS)), help="strat_folds to fit on")
     b.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="principal components kept")
     args = parser.parse_args(argv)
-    folds = tuple(int(f) for f in args.folds.split(","))
+    folds = fold_list(args.folds, "--folds")
     model = build(args.ptbxl, folds, args.components, verbose=True)
     save(model, args.out)
     total = float(np.sum(model.sd**2))
@@ -241,4 +253,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from threekg.errors import run_tool
+
+    raise SystemExit(run_tool(main))

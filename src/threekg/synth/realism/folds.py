@@ -19,6 +19,7 @@ import pandas as pd
 
 from threekg.synth.realism.compare import discriminate, realism_table
 from threekg.synth.realism.features import DWT_LEADS, GLOBAL_FEATURES, lead_features
+from threekg.synth.shape_model import fold_list
 
 
 def compare_by_folds(out: Path, ptbxl: Path, held_out: tuple[int, ...], seed: int = 0) -> pd.DataFrame:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", default="8,9,10", help="held-out strat_folds (default 8,9,10)")
     parser.add_argument("--seed", type=int, default=0, help="cross-validation seed")
     args = parser.parse_args(argv)
-    held_out = tuple(int(f) for f in args.held_out.split(","))
+    held_out = fold_list(args.held_out, "--held-out")
     table = compare_by_folds(args.out, args.ptbxl, held_out, args.seed)
     print("| " + " | ".join(table.columns) + " |")
     print("|" + "---|" * len(table.columns))
@@ -62,4 +63,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from threekg.errors import run_tool
+
+    raise SystemExit(run_tool(main))
