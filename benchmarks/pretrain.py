@@ -6,7 +6,10 @@ logging to CSV and TensorBoard, checkpoints). Its step time runs from the end of
 batch (``on_train_batch_end``) to the end of the next, so it includes loading the batch.
 
 Baseline: the same encoder's forward + backward + Adam step on random tensors of the shape the
-pipeline feeds it (2 views x batch, 12, view samples), with a trivial loss.
+pipeline feeds it (2 views x batch, 12, view samples), with a trivial loss. Its Adam is the
+pipeline's own (``threekg.train.module.build_adam`` with the run's ``optim`` options: the fused
+kernel by default), so a faster optimizer speeds both arms alike; ``--bare-adam loop`` gives the
+baseline torch's per-tensor CPU loop instead, the Adam of the figures before 2026-12-03.
 
     .venv/bin/python benchmarks/pretrain.py [--steps 300] [--threads 1] [--mode paired|rounds]
 
@@ -67,7 +70,7 @@ class PairedBareStep(L.Callback):
 
     def __init__(self, config: dict[str, Any], samples: int) -> None:
         self.encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
-        self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=2e-4)
+        self.optimizer = bare_adam(self.encoder, config)
         self.x = torch.randn(2 * int(config["data"]["batch_size"]), 12, samples)
         self.pipeline: list[tuple[float, float]] = []
         self.bare: list[tuple[float, float]] = []
@@ -98,7 +101,7 @@ def lightning_floor(config: dict[str, Any], samples: int, steps: int, paired: Pa
             return self.encoder(self.x).square().mean()
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.Adam(self.parameters(), lr=2e-4)
+            return bare_adam(self, config)
 
     class Endless(torch.utils.data.IterableDataset[torch.Tensor]):
         def __iter__(self) -> Any:
@@ -109,6 +112,15 @@ def lightning_floor(config: dict[str, Any], samples: int, steps: int, paired: Pa
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[paired],
                         default_root_dir=root, deterministic=True)
     trainer.fit(Bare(), torch.utils.data.DataLoader(Endless(), batch_size=None))
+
+
+def bare_adam(module: torch.nn.Module, config: dict[str, Any]) -> torch.optim.Optimizer:
+    """The baseline's Adam: the pipeline's (``build_adam`` with ``config["optim"]``), or the one ``--bare-adam`` names."""
+    try:
+        from threekg.train.module import build_adam
+    except ImportError:  # threekg before build_adam (to measure an older version with this script)
+        return torch.optim.Adam(module.parameters(), lr=2e-4)
+    return build_adam(list(module.parameters()), config["optim"])
 
 
 def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n: int = 2000) -> tuple[float, float]:
@@ -130,7 +142,7 @@ def bare_encoder_step_times(config: dict[str, Any], samples: int, steps: int,
                             warmup: int) -> tuple[list[float], list[float]]:
     """Wall and process CPU seconds of each timed bare step."""
     encoder = build_encoder(config["encoder"]["name"], **config["encoder"]["options"])
-    optimizer = torch.optim.Adam(encoder.parameters(), lr=2e-4)
+    optimizer = bare_adam(encoder, config)
     x = torch.randn(2 * int(config["data"]["batch_size"]), 12, samples)
     times, cpu = [], []
     for i in range(warmup + steps):
@@ -160,6 +172,8 @@ def main() -> None:
     parser.add_argument("--fs", type=float, default=None,
                         help="sampling rate of the written data and of the run (default: the preset's, 100 Hz); "
                              "500 is the paper's rate, a 5x longer step")
+    parser.add_argument("--bare-adam", choices=("same", "loop", "foreach", "fused"), default="same",
+                        help="the baseline's Adam: same (the pipeline's, default), or a given implementation")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra pretraining option (as `threekg pretrain --set`), e.g. trainer.deterministic=false")
     args = parser.parse_args()
@@ -173,7 +187,10 @@ def main() -> None:
         kept = False
     else:
         kept = keep_freed_memory()
-    config = resolve_config("cpu-small", overrides=[] if args.fs is None else [f"data.fs={args.fs:g}"])
+    config = resolve_config("cpu-small", overrides=([] if args.fs is None else [f"data.fs={args.fs:g}"]) + args.set)
+    pipeline_adam = config["optim"].get("implementation", "default")
+    if args.bare_adam != "same":
+        config["optim"]["implementation"] = args.bare_adam
     fs, crop = float(config["data"]["fs"]), float(config["data"]["crop_seconds"])
     samples = round(fs * crop)
     batch = int(config["data"]["batch_size"])
@@ -207,6 +224,8 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, torch {torch.__version__}")
+    print(f"Adam: pipeline {pipeline_adam}, baseline {config['optim'].get('implementation', 'default')} "
+          "(optim.implementation; auto = fused on the CPU)")
     print(f"allocator: freed memory kept for reuse {'on' if kept else 'off'} (threekg.train.allocator), both arms; "
           f"mode {args.mode}")
     print(f"shape per step: 2 views x {batch} recordings x 12 leads x {samples} samples "

@@ -151,6 +151,7 @@ _CHOICES = {
     "head.kind": ("mlp", "linear", "none"),
     "data.normalize": ("none", "minmax"),
     "optim.schedule": ("constant", "cosine"),
+    "optim.implementation": ("auto", "fused", "foreach", "loop"),
     "trainer.precision": ("auto", "32", "bf16-mixed", "16-mixed"),
     "trainer.strategy": ("auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true"),
 }

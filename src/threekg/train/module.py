@@ -71,6 +71,30 @@ def augmentation_seed(seed: int, batch: int, rank: int) -> int:
     return (int(state[0]) << 31) ^ int(state[1])
 
 
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+"""Devices on which ``optim.implementation: auto`` takes torch's fused Adam kernel."""
+
+
+def build_adam(params: list[torch.nn.Parameter], optim: dict[str, Any]) -> torch.optim.Adam:
+    """The pretraining optimizer: Adam with ``optim``'s lr, betas, weight decay and implementation.
+
+    ``implementation``: ``fused`` (one compiled kernel for all parameters), ``foreach`` (one op per
+    step kind over all parameters), ``loop`` (torch's per-tensor Python loop, its CPU default), or
+    ``auto``: fused when every parameter is a float tensor on the CPU or CUDA, else torch's choice.
+    The three compute the same update; they differ by the rounding of the last bit. On the CPU the
+    loop is Python around ~10 small ops per tensor: 4.1 ms a step for the 36 tensors of
+    resnet18-small, against 0.8 ms fused (benchmarks/pretrain.py).
+    """
+    kind = str(optim.get("implementation", "auto"))
+    if kind == "auto":
+        fits = bool(params) and all(p.device.type in FUSED_ADAM_DEVICES and p.is_floating_point() for p in params)
+        kind = "fused" if fits else "default"
+    flags: dict[str, bool] = {"fused": {"fused": True}, "foreach": {"foreach": True},
+                              "loop": {"foreach": False}}.get(kind, {})
+    return torch.optim.Adam(params, lr=float(optim["lr"]), betas=tuple(optim["betas"]),
+                            weight_decay=float(optim["weight_decay"]), **flags)
+
+
 class PretrainModule(L.LightningModule):
     """Encoder + projection head trained with the multi-positive NT-Xent loss.
 
@@ -168,10 +192,7 @@ class PretrainModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optim = self.config["optim"]
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(
-            params, lr=float(optim["lr"]), betas=tuple(optim["betas"]), weight_decay=float(optim["weight_decay"])
-        )
+        optimizer = build_adam([p for p in self.parameters() if p.requires_grad], optim)
         warmup, total = int(optim["warmup_steps"]), max(1, self.max_steps)
         cosine, floor = optim["schedule"] == "cosine", float(optim["min_lr_ratio"])
 
