@@ -175,3 +175,29 @@ def test_module_without_process_group_equals_function() -> None:
         loss = NTXentLoss(temperature=0.2, gather_distributed=gather)
         torch.testing.assert_close(loss(z, idx), nt_xent(z, idx, 0.2))
     assert "temperature=0.2" in repr(NTXentLoss(0.2))
+
+
+def test_two_stacked_views_take_the_short_path_with_the_same_loss_and_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ids = u.repeat(2) (the methods' layout: all first views, then all second views) skips the masks:
+    value against the loop formula, gradients by gradcheck and against the masked general form."""
+    import threekg.ssl.losses as losses
+
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(12, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    u = [7, 2, 9, 4, 11, 0]
+    idx = torch.tensor(u + u)
+    assert losses.two_view_layout(idx)
+    assert not losses.two_view_layout(torch.tensor(u + u[::-1]))  # pairs, but not stacked halves
+    assert not losses.two_view_layout(torch.tensor([1, 1, 1, 1]))  # ids repeated within a half
+    assert not losses.two_view_layout(torch.tensor([1, 2, 1]))  # odd
+    taken: list[bool] = []
+    real = losses.two_view_layout
+    monkeypatch.setattr(losses, "two_view_layout", lambda i: taken.append(real(i)) or taken[-1])
+    for t in (0.1, 0.7):
+        assert nt_xent(z, idx, t).item() == pytest.approx(_loop_nt_xent(z.detach(), u + u, t), rel=1e-12)
+    assert taken == [True, True]
+    assert torch.autograd.gradcheck(lambda x: nt_xent(x, idx, 0.3), (z,))
+    short = torch.autograd.grad(nt_xent(z, idx, 0.3), z)[0]
+    monkeypatch.setattr(losses, "two_view_layout", lambda i: False)  # force the masked form
+    masked = torch.autograd.grad(nt_xent(z, idx, 0.3), z)[0]
+    torch.testing.assert_close(short, masked, rtol=1e-12, atol=1e-14)
