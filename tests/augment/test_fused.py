@@ -152,3 +152,29 @@ def test_concat_is_the_loop_bit_for_bit(spec: str | list[dict[str, object]]) -> 
     assert torch.equal(got, loop)
     assert torch.equal(pipeline.concat(halves[:1], generator=torch.Generator().manual_seed(9)),
                        pipeline(halves[0], generator=torch.Generator().manual_seed(9)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("fused_on", ["1", "0"])
+@pytest.mark.parametrize("spec", ["3kg", "3kg-residual", "simclr"])
+def test_windows_is_concat_of_the_slices_bit_for_bit(spec: str, fused_on: str, threads: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Compose.windows`` reads the windows in place; the result is ``concat`` of the slices, to the bit,
+    on the compiled pass (split over threads) and on the torch path."""
+    monkeypatch.setenv("THREEKG_FUSED", fused_on)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        pipeline = build_pipeline(spec, fs=100.0)
+        x = torch.randn(7, 12, 3 * 90, generator=torch.Generator().manual_seed(4))
+        for n in (1, 2, 3):
+            v = x.shape[-1] // n if n != 2 else 120
+            xn = x[..., : n * v]
+            parts = [xn[..., k * v : (k + 1) * v] for k in range(n)]
+            want = pipeline.concat(parts, generator=torch.Generator().manual_seed(8))
+            got = pipeline.windows(xn, n, generator=torch.Generator().manual_seed(8))
+            assert got.shape == (n * 7, 12, v) and torch.equal(got, want)
+        with pytest.raises(ValueError, match="equal windows"):
+            pipeline.windows(x[..., :91], 2)
+    finally:
+        torch.set_num_threads(before)

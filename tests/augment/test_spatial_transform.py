@@ -165,3 +165,12 @@ def test_module_draws_in_range_and_validates_shape() -> None:
         ThreeKGSpatial()(torch.zeros(2, 8, 10))
     with pytest.raises(ValueError, match="unknown VCG matrix"):
         ThreeKGSpatial(matrix="frank")  # type: ignore[arg-type]
+
+
+def test_closed_form_rotation_is_the_product_of_the_axis_rotations() -> None:
+    from threekg.augment.spatial import _axis_rotations_np, _compose_np, _rotation_xyz_np
+
+    angles = np.random.default_rng(3).uniform(-180, 180, size=(200, 3))
+    want = _compose_np(_axis_rotations_np(angles), None)
+    np.testing.assert_allclose(_rotation_xyz_np(angles), want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(_rotation_xyz_np(angles), rotation_matrix(torch.from_numpy(angles)).numpy(), atol=1e-15)

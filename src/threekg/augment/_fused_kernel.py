@@ -39,13 +39,16 @@ def _zero(out: Any, lo: int, hi: int) -> None:
 
 
 @numba.njit(nogil=True, fastmath=FASTMATH, cache=True, boundscheck=False)
-def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, residual: bool, out: Any) -> None:
-    """out[b, j] = (x[b, j] if residual) + ED[j] . (A[b] x[b]), and 0 on [s, s + length) mod T.
+def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, residual: bool, out: Any,
+                             offset: int) -> None:
+    """out[b, j] = (x[b, j] if residual) + ED[j] . (A[b] x[b]), and 0 on [s, s + length) mod T,
+    where x[b] is the window ``x[b, :, offset : offset + T]`` (T = out.shape[2]).
 
-    x, out: (B, 12, T) C-contiguous, same float dtype; a: (B, 3, 12) with zero columns 2-5 (III, aVR,
-    aVL, aVF); ed: (12, 3); starts: (B, 12) int64 in [0, T); 0 <= length <= T.
+    x: (B, 12, >= offset + T), out: (B, 12, T), both C-contiguous, same float dtype; a: (B, 3, 12) with
+    zero columns 2-5 (III, aVR, aVL, aVF); ed: (12, 3); starts: (B, 12) int64 in [0, T); 0 <= length <= T.
     """
-    n_batch, n_leads, t_len = x.shape
+    n_batch, n_leads, t_len = out.shape
+    stop = offset + t_len
     v0 = np.empty(t_len, dtype=x.dtype)
     v1 = np.empty(t_len, dtype=x.dtype)
     v2 = np.empty(t_len, dtype=x.dtype)
@@ -53,7 +56,8 @@ def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, 
         # The heart vector v = A x from the 8 independent leads I, II, V1-V6 (the columns of III, aVR,
         # aVL, aVF are zero: those leads are re-derived, never read; pretraining checks every batch for
         # NaN/inf itself, see threekg.train.module.nonfinite_rows).
-        xi, xii, x1, x2, x3, x4, x5, x6 = x[b, 0], x[b, 1], x[b, 6], x[b, 7], x[b, 8], x[b, 9], x[b, 10], x[b, 11]
+        xb = x[b, :, offset:stop]
+        xi, xii, x1, x2, x3, x4, x5, x6 = xb[0], xb[1], xb[6], xb[7], xb[8], xb[9], xb[10], xb[11]
         for i, v in enumerate((v0, v1, v2)):
             c0, c1, c2, c3, c4, c5, c6, c7 = (a[b, i, 0], a[b, i, 1], a[b, i, 6], a[b, i, 7], a[b, i, 8],
                                               a[b, i, 9], a[b, i, 10], a[b, i, 11])
@@ -63,7 +67,7 @@ def spatial_time_mask_kernel(x: Any, a: Any, ed: Any, starts: Any, length: int, 
         # Each lead back from v, written once: zeros on its masked window, values elsewhere.
         for j in range(n_leads):
             e0, e1, e2 = ed[j, 0], ed[j, 1], ed[j, 2]
-            orow, xr = out[b, j], x[b, j]
+            orow, xr = out[b, j], xb[j]
             s = starts[b, j]
             e = s + length
             if e <= t_len:  # masked [s, e); kept [0, s) and [e, T)

@@ -106,21 +106,46 @@ class Compose(Augmentation):
 
         For a 3KG pipeline (``threekg_spatial`` then ``time_mask``) on the CPU, the parameters are
         drawn batch after batch in that same order and all batches go through one compiled pass:
-        the per-call set-up, the copies and the concatenation of a loop are paid once (this is how
+        the per-call set-up, the copies and the concatenation of a loop are paid once.
+        """
+        drawn = self._draw_fused(xs, generator)
+        if drawn is None:
+            return torch.cat([cast(torch.Tensor, self(x, generator=generator)) for x in xs])
+        spatial, mask = cast(tuple[ThreeKGSpatial, TimeMask], tuple(self.members))
+        return spatial_time_mask(torch.cat(list(xs)), spatial, drawn[0], mask, drawn[1])
+
+    def windows(self, x: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The views of ``n`` windows laid end to end: ``x`` (B, L, n V) -> (n B, L, V).
+
+        ``self.concat([x[..., k V : (k + 1) V] for k in range(n)])``, the same tensor bit for bit; the
+        3KG pass reads the windows where they lie, without a concatenated copy (this is how
         :class:`threekg.ssl.methods.AugmentationMethod` makes the views of its two windows).
         """
+        if n < 1 or x.ndim != 3 or x.shape[-1] % n:
+            raise ValueError(f"windows: cannot cut {n} equal windows from a batch of shape {tuple(x.shape)}")
+        v = x.shape[-1] // n
+        parts = [x[..., k * v : (k + 1) * v] for k in range(n)]
+        drawn = self._draw_fused(parts, generator)
+        if drawn is None:
+            return torch.cat([cast(torch.Tensor, self(p, generator=generator)) for p in parts])
+        spatial, mask = cast(tuple[ThreeKGSpatial, TimeMask], tuple(self.members))
+        return spatial_time_mask(x, spatial, drawn[0], mask, drawn[1], windows=n)
+
+    def _draw_fused(self, xs: Sequence[torch.Tensor], generator: torch.Generator | None) -> tuple[Params, Params] | None:
+        """For a 3KG pipeline whose batches ``xs`` can take the compiled pass, the spatial and mask
+        parameters of all of them, drawn in the loop's order (spatial, then mask, batch after batch)
+        and concatenated; None otherwise (the caller loops)."""
         members = self.members
         spatial, mask = members if len(members) == 2 else (None, None)
         if not (xs and isinstance(spatial, ThreeKGSpatial) and isinstance(mask, TimeMask)
                 and all(fused_available(x) and x.shape[1:] == xs[0].shape[1:] and x.dtype == xs[0].dtype for x in xs)):
-            return torch.cat([cast(torch.Tensor, self(x, generator=generator)) for x in xs])
+            return None
         drawn: list[tuple[Params, Params]] = []
-        for x in xs:  # the order of draws of the loop above: spatial, then mask, batch after batch
+        for x in xs:
             check_batch(x, spatial.name, spatial.n_leads)
             drawn.append((spatial.sample_params(x, generator), mask.sample_params(x, generator)))
-        spatial_params = {k: torch.cat([d[0][k] for d in drawn]) for k in drawn[0][0]}
-        mask_params = {k: torch.cat([d[1][k] for d in drawn]) for k in drawn[0][1]}
-        return spatial_time_mask(torch.cat(list(xs)), spatial, spatial_params, mask, mask_params)
+        return ({k: torch.cat([d[0][k] for d in drawn]) for k in drawn[0][0]},
+                {k: torch.cat([d[1][k] for d in drawn]) for k in drawn[0][1]})
 
     def apply_params(self, x: torch.Tensor, params: Params) -> torch.Tensor:
         def given(i: int, aug: Augmentation, current: torch.Tensor) -> Params:

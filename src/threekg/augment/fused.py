@@ -90,59 +90,71 @@ def fused_available(x: torch.Tensor) -> bool:
 
 
 def spatial_time_mask(
-    x: torch.Tensor, spatial: ThreeKGSpatial, spatial_params: Params, mask: TimeMask, mask_params: Params
+    x: torch.Tensor, spatial: ThreeKGSpatial, spatial_params: Params, mask: TimeMask, mask_params: Params,
+    windows: int = 1,
 ) -> torch.Tensor:
     """``mask(spatial(x))`` with the given parameters, as one kernel when :func:`fused_available`.
 
     Args:
-        x: (B, 12, T) in :data:`threekg.leads.LEADS` order.
-        spatial, spatial_params: the heart-vector module and its ``angles``/``scales``(/``axis_order``).
-        mask, mask_params: the time mask and its ``starts`` (B, 12).
+        x: (B, 12, T) in :data:`threekg.leads.LEADS` order; with ``windows`` = n > 1, (B, 12, n V):
+            n windows of V samples end to end, read in place as the batch
+            ``torch.cat([x[..., k V : (k + 1) V] for k in range(n)])`` (n B, 12, V), window after window.
+        spatial, spatial_params: the heart-vector module and its ``angles``/``scales``(/``axis_order``),
+            one row per output row.
+        mask, mask_params: the time mask and its ``starts`` (one row per output row, 12).
 
     Returns:
-        A new (B, 12, T) tensor; ``x`` is not modified.
+        A new (n B, 12, T / n) tensor; ``x`` is not modified.
     """
+    if windows < 1 or x.ndim != 3 or x.shape[-1] % windows:
+        raise ValueError(f"spatial_time_mask: cannot cut {windows} equal windows from a batch of shape {tuple(x.shape)}")
+    t_len = x.shape[-1] // windows
     if fused_available(x):
         order = spatial_params.get("axis_order")
         vcg_map, lead_map = spatial_factors_numpy(
             spatial_params["angles"].numpy(), spatial_params["scales"].numpy(), spatial.residual, spatial.matrix,
             None if order is None else order.numpy(),
         )
-        t_len = x.shape[-1]
         starts = torch.remainder(mask_params["starts"], t_len).to(torch.int64).numpy()
-        out = run_kernel(x, vcg_map, lead_map, starts, mask_length(mask.ratio, t_len), spatial.residual)
+        out = run_kernel(x, vcg_map, lead_map, starts, mask_length(mask.ratio, t_len), spatial.residual, windows)
         if out is not None:
             return out
+    if windows > 1:
+        x = torch.cat([x[..., k * t_len : (k + 1) * t_len] for k in range(windows)])
     return mask.apply_params_(spatial.apply_params(x, spatial_params), mask_params)
 
 
 def run_kernel(x: torch.Tensor, vcg_map: np.ndarray, lead_map: np.ndarray, starts: np.ndarray | None,
-               length: int, residual: bool) -> torch.Tensor | None:
-    """The compiled pass over ``x`` (B, 12, T) (call only when :func:`fused_available`): a new tensor
-    ``E D A x`` (``x + E D A x`` with ``residual``) with each lead zero on ``[starts, starts + length)``
-    mod T; ``starts`` None and ``length`` 0 mask nothing. ``vcg_map`` (B, 3, 12) and ``lead_map``
-    (12, 3) are :func:`~threekg.augment.spatial.spatial_factors_numpy`. None when Numba failed at run
-    time (the kernel is then switched off for the process and the caller takes the torch path).
+               length: int, residual: bool, windows: int = 1) -> torch.Tensor | None:
+    """The compiled pass over ``x`` (call only when :func:`fused_available`): a new tensor ``E D A x``
+    (``x + E D A x`` with ``residual``) with each lead zero on ``[starts, starts + length)`` mod T;
+    ``starts`` None and ``length`` 0 mask nothing. ``x`` is (B, 12, T), or with ``windows`` = n,
+    (B, 12, n T) read as the n B windows of :func:`spatial_time_mask`. ``vcg_map`` (n B, 3, 12) and
+    ``lead_map`` (12, 3) are :func:`~threekg.augment.spatial.spatial_factors_numpy`. None when Numba
+    failed at run time (the kernel is then switched off for the process and the caller takes the
+    torch path).
     """
     kernel = _kernel()
     assert kernel is not None
     xc = x.detach().contiguous()
-    out = torch.empty_like(xc)
-    dtype = xc.numpy().dtype
+    n_rec, n_leads, t_len = xc.shape[0], xc.shape[1], xc.shape[2] // windows
+    out = torch.empty((windows * n_rec, n_leads, t_len), dtype=xc.dtype)
+    xn, on = xc.numpy(), out.numpy()
     if starts is None:
-        starts = np.zeros((x.shape[0], x.shape[1]), dtype=np.int64)
-    args = (xc.numpy(), vcg_map.astype(dtype), np.ascontiguousarray(starts), out.numpy())
-    lead_map = lead_map.astype(dtype)
-    n_threads = max(1, min(torch.get_num_threads(), x.shape[0]))
-    bounds = np.linspace(0, x.shape[0], n_threads + 1).astype(int)
+        starts = np.zeros((windows * n_rec, n_leads), dtype=np.int64)
+    vcg_map, starts = vcg_map.astype(xn.dtype), np.ascontiguousarray(starts)
+    lead_map = lead_map.astype(xn.dtype)
+    n_threads = max(1, min(torch.get_num_threads(), n_rec))
+    bounds = np.linspace(0, n_rec, n_threads + 1).astype(int)
     jobs = []
-    for lo, hi in itertools.pairwise(bounds):
-        xs, a_s, st, o_s = (arr[lo:hi] for arr in args)
-        jobs.append((xs, a_s, lead_map, st, length, bool(residual), o_s))
+    for k in range(windows):  # output rows k B + [lo, hi) are window k of records [lo, hi)
+        for lo, hi in itertools.pairwise(bounds):
+            rows = slice(k * n_rec + lo, k * n_rec + hi)
+            jobs.append((xn[lo:hi], vcg_map[rows], lead_map, starts[rows], length, bool(residual), on[rows], k * t_len))
     pool = _threads(n_threads - 1) if n_threads > 1 else None
     try:
-        futures = [pool.submit(kernel, *job) for job in jobs[1:]] if pool is not None else []
-        kernel(*jobs[0])  # this thread does the first share itself
+        futures = [pool.submit(_run_jobs, kernel, jobs[i::n_threads]) for i in range(1, n_threads)] if pool else []
+        _run_jobs(kernel, jobs[0::n_threads])  # this thread does the first share itself
         for f in futures:
             f.result()
     except Exception as err:
@@ -151,3 +163,8 @@ def run_kernel(x: torch.Tensor, vcg_map: np.ndarray, lead_map: np.ndarray, start
         _disable(f"Numba failed: {type(err).__name__}: {err}")  # e.g. no compiler support on this CPU
         return None
     return out
+
+
+def _run_jobs(kernel: Callable[..., Any], jobs: list[tuple[Any, ...]]) -> None:
+    for job in jobs:
+        kernel(*job)

@@ -111,10 +111,39 @@ def spatial_factors_numpy(
     order = None if axis_order is None else np.asarray(axis_order, dtype=np.int64)
     if order is not None:
         _check_order(order.shape == a.shape and bool((np.sort(order, axis=1) == np.arange(3)).all()))
-    sr = sc[:, :, None] * _compose_np(_axis_rotations_np(a), order)
+    rotation = _rotation_xyz_np(a) if order is None else _compose_np(_axis_rotations_np(a), order)
+    sr = sc[:, :, None] * rotation
     if residual:
         sr = sr - np.eye(3)
-    return sr @ (to_vcg_matrix(matrix) @ select_8_from_12()), expand_8_to_12() @ DOWER
+    tp, ed = _constant_factors_np(matrix)
+    return sr @ tp, ed
+
+
+@functools.lru_cache(maxsize=8)
+def _constant_factors_np(matrix: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T P) (3, 12) and (E D) (12, 3) as read-only float64 arrays, computed once per VCG matrix."""
+    tp = to_vcg_matrix(matrix) @ select_8_from_12()  # type: ignore[arg-type]
+    ed = expand_8_to_12() @ DOWER
+    tp.flags.writeable = ed.flags.writeable = False
+    return tp, ed
+
+
+def _rotation_xyz_np(angles_deg: np.ndarray) -> np.ndarray:
+    """Rx(ax) Ry(ay) Rz(az) for (B, 3) degrees, in closed form: (B, 3, 3) float64.
+
+    The product of :func:`_axis_rotations_np`'s matrices written out (tests/augment/test_spatial.py
+    checks it against that product); a few elementwise operations on (B,) vectors instead of two
+    stacked 3 x 3 matrix products, which cost more in NumPy's per-call overhead than in arithmetic.
+    """
+    rad = np.deg2rad(angles_deg)
+    c, s = np.cos(rad), np.sin(rad)
+    cx, cy, cz, sx, sy, sz = c[:, 0], c[:, 1], c[:, 2], s[:, 0], s[:, 1], s[:, 2]
+    sxsy, cxsy = sx * sy, cx * sy
+    r = np.empty((angles_deg.shape[0], 3, 3))
+    r[:, 0, 0], r[:, 0, 1], r[:, 0, 2] = cy * cz, -cy * sz, sy
+    r[:, 1, 0], r[:, 1, 1], r[:, 1, 2] = sxsy * cz + cx * sz, cx * cz - sxsy * sz, -sx * cy
+    r[:, 2, 0], r[:, 2, 1], r[:, 2, 2] = sx * sz - cxsy * cz, cxsy * sz + sx * cz, cx * cy
+    return r
 
 
 def rotation_matrix(angles_deg: Any, axis_order: Any = None) -> Any:

@@ -177,7 +177,7 @@ class AugmentationMethod(Method):
                     f"method {self.name!r}: with windows={self.windows!r} a batch holds the two windows end to "
                     f"end, (B, 12, 2 x {view}); got {tuple(x.shape)}. The training engine's loader does this "
                     "(Method.loader_windows); from whole recordings, cut them with threekg.augment.window_pair")
-            views = self.pipeline.concat([x[..., :view], x[..., view:]], generator=generator)
+            views = self.pipeline.windows(x, 2, generator=generator)
         ids = batch["patient"] if self.patient_positives else batch["index"]
         return views, ids.repeat(self.n_views)
 
