@@ -6,7 +6,13 @@ interruption, or after adding one method to the file, does only the new work. En
 CONFIG is a YAML file or the name of a study that ships with threekg:
   demo        synthetic data, 3KG vs SimCLR vs random (what `threekg demo` runs)
   cpu-study   synthetic data, 3KG, its ablations and every baseline (hours on a CPU)
-  ptbxl-500   the 500 real PTB-XL records in ../shared/data (run from the repository root)
+  ptbxl-500   the 500 real PTB-XL records in ../shared/data (run from the repository root):
+              3KG, its ablations and the baselines against random (docs/results.md section 1)
+  ptbxl-500-recipe    on the same records: augmentation strengths, masks, temperature (section 3)
+  ptbxl-500-rhythm    on the same records: PTB-XL's rhythm statements (section 2)
+  ptbxl-500-corpora   pretraining on generated corpora (synthetic, DeepFake) mixed with them (section 5)
+  ptbxl-500-check     the default 3KG pretrained by the current code against random: the check to
+                      run after a change to views, methods, models or pretraining (section 5b)
   paper       the paper's study on PhysioNet/CinC 2020 with GPU settings (needs the data)
 
 Relative paths in a file resolve against the file's folder; in a shipped study, against the working
@@ -33,7 +39,7 @@ HELP = "run a whole study (data, pretraining, evaluation, report) from one YAML 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="study YAML file, or a shipped study name (demo, cpu-study, ptbxl-500, paper)")
+    parser.add_argument("config", help="study YAML file, or a shipped study name (listed above)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (overrides the file's `out`)")
     parser.add_argument("--source", type=Path, default=None,
                         help="raw collection to prepare (replaces the file's data section's source)")
