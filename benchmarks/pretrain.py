@@ -74,6 +74,7 @@ class PairedBareStep(L.Callback):
         self.x = torch.randn(2 * int(config["data"]["batch_size"]), 12, samples)
         self.pipeline: list[tuple[float, float]] = []
         self.bare: list[tuple[float, float]] = []
+        self.parts: list[tuple[float, float, float]] = []  # the bare step's forward, backward, Adam (wall s)
         self._last: tuple[float, float] | None = None
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
@@ -81,11 +82,54 @@ class PairedBareStep(L.Callback):
         if self._last is not None:
             self.pipeline.append((now[0] - self._last[0], now[1] - self._last[1]))
         self.optimizer.zero_grad(set_to_none=True)
-        self.encoder(self.x).square().mean().backward()
+        loss = self.encoder(self.x).square().mean()
+        forward = time.perf_counter()
+        loss.backward()
+        backward = time.perf_counter()
         self.optimizer.step()
         end = (time.perf_counter(), time.process_time())
         self.bare.append((end[0] - now[0], end[1] - now[1]))
+        self.parts.append((forward - now[0], backward - forward, end[0] - backward))
         self._last = end
+
+
+class Sections(L.Callback):
+    """Wall time of the pipeline step's phases, between Lightning's hooks (``--sections``).
+
+    Phases: ``fetch`` (the previous step's end, after the paired bare step, to this batch's start:
+    Lightning's loop, callbacks, the loader), ``forward`` (the training step: views, encoder, head,
+    loss, checks), ``zero_grad``, ``backward``, ``optimizer`` (Adam, the scheduler, hooks).
+    """
+
+    HOOKS = (("on_train_batch_start", "fetch"), ("on_before_zero_grad", "forward"),
+             ("on_before_backward", "zero_grad"), ("on_before_optimizer_step", "backward"),
+             ("on_train_batch_end", "optimizer"))
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {name: [] for _, name in self.HOOKS}
+        self._last: float | None = None
+        for hook, name in self.HOOKS:
+            setattr(self, hook, self._marker(name))
+
+    def _marker(self, name: str) -> Any:
+        def mark(*args: Any) -> None:
+            now = time.perf_counter()
+            if self._last is not None:
+                self.times[name].append(now - self._last)
+            self._last = now
+        return mark
+
+    def restart(self) -> None:
+        """Start the next ``fetch`` now (called after the paired bare step)."""
+        self._last = time.perf_counter()
+
+
+class _Restart(L.Callback):
+    def __init__(self, sections: Sections) -> None:
+        self.sections = sections
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        self.sections.restart()
 
 
 def lightning_floor(config: dict[str, Any], samples: int, steps: int, paired: PairedBareStep, root: Path) -> None:
@@ -174,6 +218,8 @@ def main() -> None:
                              "500 is the paper's rate, a 5x longer step")
     parser.add_argument("--bare-adam", choices=("same", "loop", "foreach", "fused"), default="same",
                         help="the baseline's Adam: same (the pipeline's, default), or a given implementation")
+    parser.add_argument("--sections", action="store_true",
+                        help="paired mode: also print the median time of each phase of both steps")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra pretraining option (as `threekg pretrain --set`), e.g. trainer.deterministic=false")
     args = parser.parse_args()
@@ -200,12 +246,18 @@ def main() -> None:
         write_data(data, args.records, fs, 10.0)
         results: dict[str, list[float]] = {"pipeline": [], "encoder": []}
         cpu: dict[str, list[float]] = {"pipeline": [], "encoder": []}
+        sections: Sections | None = None
         if args.mode in ("paired", "floor"):
             paired = PairedBareStep(config, samples)
             if args.mode == "floor":
                 lightning_floor(config, samples, args.warmup + args.steps + 1, paired, Path(tmp))
             else:
-                pretrain(data, "3kg", Path(tmp) / "run", preset="cpu-small", callbacks=[paired],
+                sections = Sections() if args.sections else None
+                extra: list[L.Callback] = [] if sections is None else [sections]
+                extra.append(paired)
+                if sections is not None:
+                    extra.append(_Restart(sections))
+                pretrain(data, "3kg", Path(tmp) / "run", preset="cpu-small", callbacks=extra,
                          overrides=[f"trainer.max_steps={args.warmup + args.steps + 1}", *overrides])
             pipe, bare = paired.pipeline[args.warmup :], paired.bare[args.warmup + 1 :]
             results = {"pipeline": [w for w, _ in pipe], "encoder": [w for w, _ in bare]}
@@ -245,6 +297,12 @@ def main() -> None:
         rlo, rhi = bootstrap_ci(ratio, rng)
         print(f"paired, step by step: extra {np.median(diff):.2f} ms [{lo:.2f}, {hi:.2f}] a step, "
               f"overhead {np.median(ratio):+.1f} % [{rlo:+.1f}, {rhi:+.1f}] (median of per-step values, 95 % CI)")
+    if sections is not None:
+        def ms(values: list[float]) -> str:
+            return f"{statistics.median(values[args.warmup :]) * 1000:.2f}"
+        print("phases, median ms a step: pipeline " + ", ".join(f"{k} {ms(v)}" for k, v in sections.times.items())
+              + "; bare step " + ", ".join(f"{k} {ms([p[i] for p in paired.parts])}"
+                                           for i, k in enumerate(("forward", "backward", "adam"))))
     # CPU time of this process: on a shared machine it leaves out the time other processes hold the core
     mcpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"process CPU time: pipeline {mcpu['pipeline'] * 1000:.1f} ms, encoder {mcpu['encoder'] * 1000:.1f} ms a step; "
