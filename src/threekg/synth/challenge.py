@@ -54,7 +54,7 @@ DIPOLE_REVISION = 4
 (2: calibrated against PTB-XL-500, all 24 scored classes, measured variability and noise; 3: the
 normal beat from the PTB-XL shape model, ``threekg.synth.shape_model``; issue 14; 4: variability and
 noise levels drawn jointly from a model of real records, ``threekg.synth.levels``, beat-to-beat shape
-variation, 39 shape components). A study's synth
+variation). A study's synth
 step includes it in its fingerprint, so an older synthetic corpus is generated again."""
 MAX_SAMPLES = 1_000_000
 """Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""

@@ -41,7 +41,7 @@ development seed the generated P lasted 114 ms against the real 106 [98, 116] an
 P_SCORE_CLIP = 1.0
 """The P move is truncated at 1 s.d. (about 16 ms; the components vary PR too): PR outside 120-200 ms is not a normal record (AV
 block or pre-excitation). At 1.6 s.d. (and P 3 ms later) the PR spread came closer to the real one on the development
-seed (AUROCs 0.766 / 0.896 against 0.769 / 0.899), but a normal record of the criteria tests had PR 201 ms."""
+seed, but a normal record of the criteria tests then had PR 201 ms."""
 P_ONSET_TAPER_S = (-0.28, -0.23)
 """The atrial part fades in over this normalised time range (the median beats' low TP-segment remnants
 would otherwise make the P onset, and so PR, look earlier)."""
