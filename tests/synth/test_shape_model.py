@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA
 
 from realdata_paths import shared_subdir
 from threekg.synth import shape_model as sm
+from threekg.synth.patient import sample_patient
 from threekg.synth.shape_beat import patient_beat, segment_weights, split_beat
 from threekg.vcg import DOWER
 
@@ -64,3 +65,56 @@ def test_build_reproduces_the_shipped_model() -> None:
     np.testing.assert_allclose(built.mean, shipped.mean, atol=1e-5)
     np.testing.assert_allclose(built.sd, shipped.sd, rtol=1e-4)
     np.testing.assert_allclose(built.components, shipped.components, atol=1e-4)
+    np.testing.assert_allclose(built.within_sd, shipped.within_sd, rtol=1e-4)
+    np.testing.assert_allclose(built.within_components, shipped.within_components, atol=1e-4)
+    assert built.within_scale_sd == pytest.approx(shipped.within_scale_sd, rel=1e-6)
+    assert built.within_scale_mean == pytest.approx(shipped.within_scale_mean, rel=1e-6)
+
+
+def test_within_residuals_remove_each_beats_gain() -> None:
+    rng = np.random.default_rng(4)
+    shape = sm.default_model().mean
+    gains = rng.uniform(0.8, 1.2, 9)
+    extra = rng.normal(0.0, 0.01, (9, 8, len(sm.TAU_S)))
+    res = sm.within_residuals(gains[:, None, None] * shape + extra)
+    med = sm.remove_baseline(np.median(gains[:, None, None] * shape + extra, axis=0))
+    np.testing.assert_allclose(np.tensordot(res, med, axes=2), 0.0, atol=1e-9)  # no gain left
+    assert np.sqrt(np.mean(res**2)) < 0.012  # what is left is the beat-to-beat part
+
+
+def test_fit_within_recovers_the_variance_of_each_component() -> None:
+    rng = np.random.default_rng(5)
+    axes = np.linalg.qr(rng.normal(size=(8 * 20, 3)))[0].T  # 3 orthonormal directions
+    sd = np.array([2.0, 1.0, 0.5])
+    records = [(rng.standard_normal((400, 3)) * sd) @ axes for _ in range(5)]
+    comp, got, _, scale_sd = sm.fit_within([r.reshape(400, 8, 20) for r in records], 3)
+    np.testing.assert_allclose(got, sd, rtol=0.06)
+    np.testing.assert_allclose(np.abs(np.sum(comp.reshape(3, -1) * axes, axis=1)), 1.0, atol=0.01)
+    assert scale_sd < 0.1  # every record has the same scale
+
+
+def test_beat_to_beat_variation_has_the_fitted_variance() -> None:
+    from threekg.synth.beats import WITHIN_GAIN, beat_variation
+
+    model = sm.default_model()
+    rng = np.random.default_rng(6)
+    scores = np.concatenate([beat_variation(12, rng, z) for z in rng.standard_normal(3000)])
+    # E[scale^2] of the log-normal
+    expected = (WITHIN_GAIN * model.within_sd) ** 2 * np.exp(2 * model.within_scale_mean + 2 * model.within_scale_sd**2)
+    np.testing.assert_allclose(scores.var(axis=0), expected, rtol=0.12)
+
+
+def test_each_rendered_beat_is_its_patients_beat_plus_its_own_variation() -> None:
+    from threekg.synth import render
+    from threekg.synth.generate import make_spec
+    from threekg.synth.shape_beat import within_waves
+
+    patient = sample_patient(np.random.default_rng(8))
+    spec, _ = make_spec(patient, ["NSR"], 500.0, 10.0, np.random.default_rng(9), noise=False)
+    assert spec.waves is not None and spec.waves.variation is not None and spec.beat is not None
+    table, _ = render._beat_table([spec])
+    rows = table.reshape(len(spec.r_times), len(sm.TAU_S) + 2, -1)
+    for b in (0, 3):
+        want = spec.beat + np.tensordot(spec.waves.variation[b], within_waves(), axes=1)
+        np.testing.assert_allclose(rows[b], np.moveaxis(want, -1, 0).reshape(len(sm.TAU_S) + 2, -1), atol=1e-5)
+    assert not np.allclose(rows[0], rows[1])  # beats differ

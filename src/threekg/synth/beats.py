@@ -8,8 +8,9 @@ Timing of the normal columns: :func:`threekg.synth.template.normal_timing`.
   LPR 65-95 ms earlier than the template whatever the patient (PR 205-240 ms).
 * QT: the T group stretches so that QT = QTc x sqrt(preceding RR) (Bazett); normal QTc 360-410 ms,
   LQT 480-530 ms.
-* Every beat: respiratory (+-3.5 %) and random (2 %) size, P and T sizes varying 2 % and 1.2-6 % more, P and
-  T timing 2 ms (s.d.).
+* Every beat: respiratory and random size variation, and the T size varying more, at the patient's target
+  levels (:func:`amplitude_variation`); P size varying 2 % more, P and T timing 2 ms (s.d.); with the
+  shape-model beat, its own combination of the model's beat-to-beat shape components (:func:`beat_variation`).
 * AF, AFL: no P group (the fibrillatory or flutter waves are added by :mod:`threekg.synth.render`).
 * Brady (junctional escape rhythm): the P group follows the QRS by 65-125 ms and is retrograde
   (group ``ECTOPIC_P``, its vertical component reversed by the record's ectopic-P matrix).
@@ -38,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from threekg.synth import levels as lv
+from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
 from threekg.synth.patient import PatientParams
 from threekg.synth.rhythm import PAC, PVC, BeatSchedule
@@ -81,6 +84,62 @@ IRBBB_OWN_QRS_MAX_S = 0.085
 """IRBBB: a beat whose own QRS is longer is compressed to this, so that the terminal lobe comes after it."""
 
 
+AMP_CV_OTHER = 0.02
+"""Beat-to-beat QRS amplitude variation (relative s.d.) the measure finds without any size modulation
+(breathing's swing of the heart vector, the beat-to-beat shape components, noise, delineation);
+subtracted from the target level (in quadrature)."""
+T_CV_OTHER = 0.05
+"""The same for the T amplitude (the beat-to-beat shape components vary the T most)."""
+AMP_CV_FLOOR = 0.006
+"""Smallest respiratory and random size variation (relative s.d.) of a record with target levels."""
+
+
+def amplitude_variation(patient: PatientParams, rng: np.random.Generator) -> tuple[float, float, float]:
+    """Respiratory size modulation (amplitude of the sine), random size s.d. shared by the waves, and the
+    T wave's own extra s.d. of a record, relative.
+
+    With target levels (:mod:`threekg.synth.levels`), the beat-to-beat QRS amplitude variation
+    ``qrs_amp_cv`` (less :data:`AMP_CV_OTHER`) is split evenly between breathing (s.d. of a sine
+    A / sqrt(2)) and random variation, and the T wave gets what ``t_amp_cv`` asks beyond it;
+    without, the fixed 3.5 % and 2 % and a log-uniform T jitter (:data:`T_JITTER`).
+    """
+    if not patient.levels:
+        return RESP_AMPLITUDE, 0.02, float(np.exp(rng.uniform(*np.log(T_JITTER))))
+    qrs_cv, t_cv = patient.levels[2], patient.levels[3]
+    own = max(qrs_cv**2 - AMP_CV_OTHER**2, 2 * AMP_CV_FLOOR**2)
+    half = float(np.sqrt(own / 2))
+    t_extra = float(np.sqrt(max(t_cv**2 - qrs_cv**2 - T_CV_OTHER**2, AMP_CV_FLOOR**2)))
+    return float(np.sqrt(2.0) * half), half, t_extra
+
+
+WITHIN_GAIN = 0.4
+"""The beat-to-beat components are drawn at this fraction of their fitted size. The real beats' residuals
+hold more than beat-to-beat change of the heart's activity: the time normalisation stretches each
+real ST-T with its own preceding RR (real QT follows the rate with a delay), and baseline movement
+faster than 0.5 Hz. Development seed 77, median beat-to-beat correlation (real 0.9982): 0.9974 at 0.5,
+0.9981 at 0.4."""
+
+
+def beat_variation(nb: int, rng: np.random.Generator, z: float) -> np.ndarray:
+    """Scores (nb, W) mV of the shape model's beat-to-beat components for ``nb`` beats of one record:
+    independent normal draws with the components' s.d., times the record's own scale (log-normal as
+    fitted between records, at standard-normal score ``z``) and :data:`WITHIN_GAIN`. The score is the
+    record's QRS amplitude variation level (standardised): a record whose beats vary in size also
+    varies in shape."""
+    model = sm.default_model()
+    scale = WITHIN_GAIN * float(np.exp(model.within_scale_mean + model.within_scale_sd * z))
+    return rng.standard_normal((nb, len(model.within_sd))) * (model.within_sd * scale)[None, :]
+
+
+def variation_score(patient: PatientParams) -> float:
+    """The patient's standardised log ``qrs_amp_cv`` level (0 without levels)."""
+    if not patient.levels:
+        return 0.0
+    model = lv.default_model()
+    k = lv.LEVELS.index("qrs_amp_cv")
+    return float((np.log(patient.levels[k]) - model.mean[k]) / np.sqrt(model.cov[k, k]))
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
@@ -110,6 +169,7 @@ class WaveTiming:
     slope: np.ndarray
     offset: np.ndarray
     group: np.ndarray
+    variation: np.ndarray | None = None  # (B, W) mV: each beat's scores of the model's beat-to-beat components
 
 
 def beat_parameters(
@@ -129,10 +189,10 @@ def beat_parameters(
     g[:, : tp.N_NORMAL] = tp.NORMAL_GROUP
     rr = np.clip(sched.rr_prev, 0.3, 1.6)
     normal = np.flatnonzero(sched.kind != PVC)
-    resp = 1.0 + RESP_AMPLITUDE * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
-    jitter = rng.normal(1.0, 0.02, nb)
+    resp_amp, size_sd, t_jitter = amplitude_variation(patient, rng)
+    resp = 1.0 + resp_amp * np.sin(2 * np.pi * patient.resp_hz * sched.r_times + rng.uniform(0, 2 * np.pi))
+    jitter = rng.normal(1.0, size_sd, nb)
     # beat-to-beat morphology variation on top of the shared jitter: each wave's own size and timing
-    t_jitter = float(np.exp(rng.uniform(*np.log(T_JITTER))))
     wave_jitter = {tp.P: rng.normal(1.0, 0.02, nb), tp.T: rng.normal(1.0, t_jitter, nb)}
     timing_jitter = {tp.P: rng.normal(0.0, 0.002, nb), tp.T: rng.normal(0.0, 0.002, nb)}
     paced = "PR" in labels
@@ -167,7 +227,8 @@ def beat_parameters(
     # (a premature beat's QT is only a little shorter)
     rr_qt = QT_OWN_RR_WEIGHT * rr + (1.0 - QT_OWN_RR_WEIGHT) * float(np.median(rr))
     p_time = patient.p_width / SHAPE_P_WIDTH_MEAN
-    waves = None if beat is None else _wave_timing(rr, rr_qt, pr_extra, p_time, width, delay, qtc, beat, timing_jitter)
+    waves = None if beat is None else _wave_timing(rr, rr_qt, pr_extra, p_time, width, delay, qtc, beat, timing_jitter,
+                                                   beat_variation(nb, rng, variation_score(patient)))
 
     # Atrial depolarisation.
     pc = tp.normal_columns(tp.P)
@@ -246,7 +307,8 @@ def beat_parameters(
 
 
 def _wave_timing(rr: np.ndarray, rr_qt: np.ndarray, pr_extra: float, p_time: float, width: float, delay: float,
-                 qtc: float, beat: PatientBeat, timing_jitter: dict[int, np.ndarray]) -> WaveTiming:
+                 qtc: float, beat: PatientBeat, timing_jitter: dict[int, np.ndarray],
+                 variation: np.ndarray | None = None) -> WaveTiming:
     """Affine time maps of the beat's P, QRS and T segments (the same time bases as the parametric
     groups): P ``p_time`` times as long about its centroid, scaled by RR^0.1 and moved ``pr_extra`` earlier, QRS ``width`` times longer from its
     onset, ST and T from the (delayed) J point stretched by sqrt(``rr_qt``) x QTc / the beat's own QTc.
@@ -262,7 +324,7 @@ def _wave_timing(rr: np.ndarray, rr_qt: np.ndarray, pr_extra: float, p_time: flo
     for seg in (SEG_ST, SEG_T):
         slope[:, seg], offset[:, seg] = stretch, j - tp.J_POINT_S * stretch
     group = np.broadcast_to(np.array([tp.P, tp.QRS, tp.T, tp.T]), (nb, N_SEGMENTS)).copy()
-    return WaveTiming(np.zeros((nb, N_SEGMENTS)), slope, offset, group)
+    return WaveTiming(np.zeros((nb, N_SEGMENTS)), slope, offset, group, variation)
 
 
 def _paced_beats(a: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, rows: np.ndarray,

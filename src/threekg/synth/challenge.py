@@ -49,10 +49,12 @@ CHUNK = 64
 MAX_RECORDS = 999_999
 GENERATORS = ("dipole", "deepfake")
 """``generator`` names: the dipole model of this package, the DeepFake-ECG GAN (optional extra)."""
-DIPOLE_REVISION = 3
+DIPOLE_REVISION = 4
 """Revision of the dipole model's output: raised when the same options and seed give other records
 (2: calibrated against PTB-XL-500, all 24 scored classes, measured variability and noise; 3: the
-normal beat from the PTB-XL shape model, ``threekg.synth.shape_model``; issue 14). A study's synth
+normal beat from the PTB-XL shape model, ``threekg.synth.shape_model``; issue 14; 4: variability and
+noise levels drawn jointly from a model of real records, ``threekg.synth.levels``, beat-to-beat shape
+variation). A study's synth
 step includes it in its fingerprint, so an older synthetic corpus is generated again."""
 MAX_SAMPLES = 1_000_000
 """Samples per lead and record at most (2,000 s at 500 Hz): bounds the memory of one record."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from threekg.synth.beats import beat_parameters
 from threekg.synth.labels import class_codes, sample_labels, validate_labels
+from threekg.synth.levels import LEVELS
 from threekg.synth.noise import draw_noise
 from threekg.synth.patient import PatientParams, sample_patient, vary_recording
 from threekg.synth.render import AtrialWaves, RecordSpec, render, rotation_matrix
@@ -90,7 +91,8 @@ def make_spec(
     low_v = float(rng.uniform(*LOW_VOLTAGE_MV))
     atrial = _atrial_waves(labels, sched, rng)
     resp = (patient.resp_hz, float(rng.uniform(0, 2 * np.pi)), *np.deg2rad(patient.resp_axis_deg))
-    noise_arr, levels = draw_noise(rng, fs, n, patient.mains_hz)  # last: noise=False keeps the rest
+    targets = dict(zip(LEVELS, patient.levels, strict=True)) if patient.levels else None
+    noise_arr, levels = draw_noise(rng, fs, n, patient.mains_hz, targets)  # last: noise=False keeps the rest
     # the P wave of atrial premature beats comes from another focus; a junctional rhythm's is retrograde
     ectopic_p = np.diag([1.0, -1.0, 1.0]) if "Brady" in labels else \
         rotation_matrix((0.0, 0.0, patient.pac_p_rotation_deg))

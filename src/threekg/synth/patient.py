@@ -12,8 +12,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from threekg.synth.levels import default_model as default_levels
+
 SHAPE_SCORES = 40
 """Shape-model scores drawn per patient (the model uses the first K of them)."""
+LEVEL_SCORES = 12
+"""Standard-normal scores of the variability and noise levels drawn per patient (:mod:`threekg.synth.levels`
+uses the first d of them)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,8 @@ class PatientParams:
     pr_shift: float  # s taken off the template PR interval (positive = shorter), -0.01..0.02
     hr_quantile: float  # position of the heart rate inside the rhythm's range, 0-1
     qtc_quantile: float  # position of QTc inside the normal or long-QT range, 0-1
-    hrv: float  # relative respiratory RR modulation of a sinus rhythm (log-uniform 0.005-0.09)
-    rr_jitter: float  # relative beat-to-beat RR noise, 0.003-0.02
+    hrv: float  # relative respiratory RR modulation of a sinus rhythm without ``levels`` (log-uniform 0.005-0.09)
+    rr_jitter: float  # relative beat-to-beat RR noise without ``levels``, 0.003-0.02
     resp_hz: float  # breathing rate, Hz
     resp_axis_deg: tuple[float, float]  # respiratory swing of the heart vector about X and Z, degrees
     mains_hz: float  # 50 or 60 Hz (where the patient is recorded)
@@ -41,6 +46,7 @@ class PatientParams:
     pac_p_rotation_deg: float  # rotation of the P vector of atrial premature beats (ectopic focus)
     qab_territory: str  # where an old infarct would be: "inferior" | "anterior"
     shape_z: tuple[float, ...] = ()  # standard-normal scores of the beat shape model (threekg.synth.shape_model)
+    levels: tuple[float, ...] = ()  # target variability and noise levels (threekg.synth.levels.LEVELS order)
 
 
 def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientParams:
@@ -51,6 +57,7 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
     size = float(np.clip(rng.lognormal(0.0, 0.18), 0.65, 1.4)) * (0.9 if sex == "Female" else 1.0)
     ect = rng.normal(size=3)
     ect /= np.linalg.norm(ect)
+    child = rng.spawn(1)[0]
     return PatientParams(
         patient_id=patient_id,
         age=age,
@@ -73,7 +80,8 @@ def sample_patient(rng: np.random.Generator, patient_id: str = "P0") -> PatientP
         pac_p_rotation_deg=float(rng.choice([-1.0, 1.0]) * rng.uniform(60, 150)),
         qab_territory="inferior" if rng.random() < 0.5 else "anterior",
         # from a child generator: the draws above (and the labels drawn after the patient) are unchanged
-        shape_z=tuple(float(z) for z in rng.spawn(1)[0].standard_normal(SHAPE_SCORES)),
+        shape_z=tuple(float(z) for z in child.standard_normal(SHAPE_SCORES)),
+        levels=tuple(default_levels().targets(child.standard_normal(LEVEL_SCORES)).values()),
     )
 
 

@@ -16,7 +16,7 @@ from threekg.leads import LEADS
 from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
 from threekg.synth.beats import WaveTiming
-from threekg.synth.shape_beat import N_CHANNELS, N_SEGMENTS, SEG_P, SEG_T, SEGMENT_TAU_S
+from threekg.synth.shape_beat import N_CHANNELS, N_SEGMENTS, SEG_P, SEG_T, SEGMENT_TAU_S, within_waves
 from threekg.vcg import expand_8_to_12, vcg_to_ecg
 
 I_LEAD, AVF_LEAD, V5_LEAD = LEADS.index("I"), LEADS.index("aVF"), LEADS.index("V5")
@@ -147,6 +147,26 @@ RESIDUAL_SCALES = 3
 _SCALE_OF_SEGMENT = np.array([0, 1, 2, 2])
 
 
+def _beat_table(specs: list[RecordSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """Every beat's segments as table rows, (sum of beats x (L + 2), 4 x 11) float32, and the index of
+    each record's first beat (R,)."""
+    comps = within_waves()
+    flat_comps = np.moveaxis(comps, -1, 1).reshape(len(comps), -1)  # (W, (L + 2) * 44)
+    parts = []
+    for spec in specs:
+        assert spec.waves is not None and spec.beat is not None
+        own = np.moveaxis(np.asarray(spec.beat), -1, 0).reshape(1, -1)
+        var = spec.waves.variation
+        if var is None or not len(flat_comps):
+            parts.append(np.repeat(own, len(spec.r_times), axis=0))
+        else:
+            parts.append(own + var.astype(np.float32) @ flat_comps)
+    counts = np.array([len(p) for p in parts])
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    table = np.concatenate(parts).reshape(int(counts.sum()) * comps.shape[-1], -1)
+    return table, first
+
+
 def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, index_parts: list[np.ndarray],
               value_parts: list[np.ndarray]) -> np.ndarray:
     """Draw every beat's shape-model segments: heart vector into the VCG buffers (appended to
@@ -161,19 +181,20 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
     width = n + 2 * pad
     if not with_waves:
         return np.zeros((len(specs), RESIDUAL_SCALES, 8, n))
-    # (R * (L + 2), 4 * 11): one row per record and grid sample, every segment's channels side by side
-    beats = np.stack([np.moveaxis(np.asarray(specs[i].beat), -1, 0) for i in with_waves])
-    length = beats.shape[1]
-    table = beats.reshape(len(with_waves) * length, -1)
+    # (beats * (L + 2), 4 * 11): one row per beat and grid sample, every segment's channels side by side;
+    # a beat is its patient's beat plus its own combination of the beat-to-beat components
+    table, first = _beat_table([specs[i] for i in with_waves])
+    length = len(sm.TAU_S) + 2
     tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
     res_index, res_value = [], []
     for seg in range(N_SEGMENTS):
-        rec, r, slope, offset, gain, group = [], [], [], [], [], []
+        rec, row_beat, r, slope, offset, gain, group = [], [], [], [], [], [], []
         for j, i in enumerate(with_waves):
             w = specs[i].waves
             assert w is not None
             on = np.flatnonzero(w.gain[:, seg] != 0.0)
             rec.append(np.full(len(on), j))
+            row_beat.append(first[j] + on)
             r.append(specs[i].r_times[on])
             slope.append(w.slope[on, seg])
             offset.append(w.offset[on, seg])
@@ -190,7 +211,7 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
         pos = np.clip(pos, 0.0, length - 1.0)
         i0 = np.minimum(pos.astype(np.int64), length - 2)
         frac = (pos - i0).astype(np.float32)[..., None]
-        row = rec_a[:, None] * length + i0
+        row = np.concatenate(row_beat)[:, None] * length + i0
         cols = slice(seg * N_CHANNELS, (seg + 1) * N_CHANNELS)
         vals = table[row.ravel(), cols].reshape(*row.shape, N_CHANNELS) * (1.0 - frac)
         vals += table[row.ravel() + 1, cols].reshape(*row.shape, N_CHANNELS) * frac

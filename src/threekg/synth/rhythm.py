@@ -16,7 +16,7 @@ from threekg.synth.patient import PatientParams
 
 NORMAL, PAC, PVC = 0, 1, 2
 HR_DIST_BPM: dict[str, tuple[float, float, float, float]] = {
-    "NSR": (60.0, 98.0, 68.0, 9.0),
+    "NSR": (60.0, 98.0, 62.0, 14.0),
     "SB": (40.0, 57.0, 52.0, 4.0),
     "STach": (103.0, 150.0, 112.0, 10.0),
     "SA": (56.0, 92.0, 70.0, 9.0),
@@ -29,8 +29,9 @@ patient's ``hr_quantile`` is the quantile drawn (PTB-XL-500 NORM records: median
 Atrial flutter has no entry: its rate is the flutter rate divided by the conduction ratio."""
 SA_MODULATION = (0.10, 0.20)
 """Relative amplitude of the cyclic (respiratory) RR modulation in sinus arrhythmia."""
-NSR_MAX_RR_RANGE_S = 0.11
-"""A normal sinus rhythm's RR range is kept below this (sinus arrhythmia: range > 0.12 s)."""
+NSR_MAX_RR_RANGE_S = 0.10
+"""A normal sinus rhythm's RR range is kept below this (sinus arrhythmia: range > 0.12 s); 0.11 before the
+beat-to-beat shape variation, which moves the measured R peaks by a few ms."""
 AF_RR_SPREAD = (0.18, 0.30)
 """Log-normal spread of the RR intervals in atrial fibrillation (independent beat to beat)."""
 FLUTTER_RATE_BPM = (250.0, 340.0)
@@ -78,17 +79,48 @@ def _choose_ectopic(rng: np.random.Generator, times: np.ndarray, seconds: float,
     return chosen
 
 
+SLOW_WAVE_HZ = 0.1
+"""Frequency of the slow (baroreflex) RR modulation, at half the respiratory modulation's amplitude."""
+RR_LEVEL_FLOOR = 0.002
+"""Smallest respiratory modulation and jitter (relative) given to a record with target levels."""
+
+
+def rr_modulation(rr_cv: float, rmssd_norm: float, rr0: float, resp_hz: float) -> tuple[float, float]:
+    """Respiratory modulation amplitude and beat-to-beat jitter (both relative to ``rr0``) whose RR
+    series has about the coefficient of variation ``rr_cv`` and normalised RMSSD ``rmssd_norm``.
+
+    For RR_k = rr0 (1 + A sin(2 pi f_r t_k) + A/2 sin(2 pi 0.1 t_k) + J e_k): cv^2 = (1/2 + 1/8) A^2 + J^2,
+    rmssd^2 = (2 sin^2(pi f_r rr0) + 1/2 sin^2(pi 0.1 rr0)) A^2 + 2 J^2; solved for (A^2, J^2) >= 0 by
+    non-negative least squares (``scipy.optimize.nnls``).
+    """
+    from scipy.optimize import nnls
+
+    s_resp, s_slow = np.sin(np.pi * resp_hz * rr0) ** 2, np.sin(np.pi * SLOW_WAVE_HZ * rr0) ** 2
+    design = np.array([[0.625, 1.0], [2.0 * s_resp + 0.5 * s_slow, 2.0]])
+    # each equation relative to its own target: a record's ratio rmssd / cv is met as well as cv
+    weight = 1.0 / np.array([rr_cv, rmssd_norm]) ** 2
+    sq, _ = nnls(design * weight[:, None], np.array([rr_cv, rmssd_norm]) ** 2 * weight)
+    a, j = np.sqrt(sq)
+    return max(float(a), RR_LEVEL_FLOOR), max(float(j), RR_LEVEL_FLOOR)
+
+
 def _sinus_rr(rhythm: str, patient: PatientParams, rr0: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """RR series of a sinus (or paced, junctional) rhythm: respiratory and 0.1 Hz modulation plus jitter."""
+    """RR series of a sinus (or paced, junctional) rhythm: respiratory and 0.1 Hz modulation plus jitter,
+    at the patient's target levels (:mod:`threekg.synth.levels`) when it has them."""
     k = np.arange(n)
-    amp = rng.uniform(*SA_MODULATION) if rhythm == "SA" else patient.hrv
+    if patient.levels:
+        amp, jitter = rr_modulation(patient.levels[0], patient.levels[1], rr0, patient.resp_hz)
+    else:
+        amp, jitter = patient.hrv, patient.rr_jitter
+    if rhythm == "SA":
+        amp = rng.uniform(*SA_MODULATION)
     if rhythm == "Brady":
         amp *= 0.3  # a junctional pacemaker is little modulated by breathing
     phase1, phase2 = rng.uniform(0, 2 * np.pi, 2)
     t_k = k * rr0
     mod = (amp * np.sin(2 * np.pi * patient.resp_hz * t_k + phase1)
-           + 0.5 * amp * np.sin(2 * np.pi * 0.1 * t_k + phase2)
-           + rng.normal(0.0, patient.rr_jitter, n))
+           + 0.5 * amp * np.sin(2 * np.pi * SLOW_WAVE_HZ * t_k + phase2)
+           + rng.normal(0.0, jitter, n))
     rr = rr0 * (1.0 + mod)
     if rhythm != "SA":
         # Keep the rhythm regular enough not to meet the sinus-arrhythmia criterion (RR range > 0.12 s).

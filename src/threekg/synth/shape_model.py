@@ -50,6 +50,7 @@ J_TAU_S = 0.04
 """J point of the time normalisation (same as :data:`threekg.synth.template.J_POINT_S`)."""
 BASELINE_S = 0.02
 DEFAULT_COMPONENTS = 20
+DEFAULT_WITHIN_COMPONENTS = 12
 DEFAULT_FOLDS = (1, 2, 3, 4, 5, 6, 7)
 BAND_HZ = (0.5, 100.0)
 
@@ -61,8 +62,8 @@ def beat_time(tau: np.ndarray, rr: float) -> np.ndarray:
                     np.where(tau <= J_TAU_S, tau, J_TAU_S + (tau - J_TAU_S) * np.sqrt(rr)))
 
 
-def median_beat(ecg8: np.ndarray, fs: float, lead_ii: int = 1) -> tuple[np.ndarray, float]:
-    """The record's normalised median beat (8, L) mV and its mean RR (s).
+def record_beats(ecg8: np.ndarray, fs: float, lead_ii: int = 1) -> tuple[np.ndarray, float]:
+    """Every complete beat of a record on the normalised grid, (B, 8, L) mV, and its mean RR (s).
 
     ``ecg8``: (8, T) mV, :data:`threekg.leads.INDEPENDENT_LEADS` order. Raises ValueError when fewer
     than 4 complete beats are found.
@@ -90,12 +91,31 @@ def median_beat(ecg8: np.ndarray, fs: float, lead_ii: int = 1) -> tuple[np.ndarr
         beats.append(np.stack([np.interp(t, grid, lead) for lead in x]))
     if len(beats) < 4:
         raise ValueError(f"only {len(beats)} complete beats")
-    beat = np.median(np.stack(beats), axis=0)
+    return np.stack(beats), float(np.mean(rr))
+
+
+def remove_baseline(beat: np.ndarray) -> np.ndarray:
+    """A beat (..., 8, L) less the straight line through its first and last 20 ms (TP segment)."""
     m = round(BASELINE_S / DTAU_S)
-    start, end = beat[:, :m].mean(axis=1), beat[:, -m:].mean(axis=1)
-    w = np.linspace(0.0, 1.0, beat.shape[1])
-    beat -= start[:, None] * (1 - w) + end[:, None] * w
-    return beat, float(np.mean(rr))
+    start, end = beat[..., :m].mean(axis=-1), beat[..., -m:].mean(axis=-1)
+    w = np.linspace(0.0, 1.0, beat.shape[-1])
+    return beat - (start[..., None] * (1 - w) + end[..., None] * w)
+
+
+def median_beat(ecg8: np.ndarray, fs: float, lead_ii: int = 1) -> tuple[np.ndarray, float]:
+    """The record's normalised median beat (8, L) mV and its mean RR (s) (see :func:`record_beats`)."""
+    beats, rr = record_beats(ecg8, fs, lead_ii)
+    return remove_baseline(np.median(beats, axis=0)), rr
+
+
+def within_residuals(beats: np.ndarray) -> np.ndarray:
+    """What varies from beat to beat in a record beyond a gain: each beat (baseline removed) less its
+    least-squares multiple of the median beat, (B, 8, L). The generator makes the gains itself
+    (breathing, random size)."""
+    own = remove_baseline(beats)
+    med = remove_baseline(np.median(beats, axis=0))
+    gain = np.tensordot(own, med, axes=2) / float(np.sum(med**2))
+    return own - gain[:, None, None] * med
 
 
 def norm_records(ptbxl: Path, folds: tuple[int, ...]) -> pd.DataFrame:
@@ -140,7 +160,9 @@ def shift_p(beat: np.ndarray, shift: float) -> np.ndarray:
 @dataclass(frozen=True)
 class ShapeModel:
     """Mean beat (8, L) mV, components (K, 8, L) (unit norm), score s.d. (K,), the s.d. of the P moves
-    (s) and provenance."""
+    (s), provenance, and the beat-to-beat variation within a record: components (W, 8, L) (unit norm)
+    of :func:`within_residuals` pooled over the records, their score s.d. (W,) and the s.d. of the log of
+    a record's own scale (RMS of its standardised scores): their mean and s.d."""
 
     mean: np.ndarray
     components: np.ndarray
@@ -148,6 +170,10 @@ class ShapeModel:
     p_shift_sd: float
     n_records: int
     folds: tuple[int, ...]
+    within_components: np.ndarray
+    within_sd: np.ndarray
+    within_scale_mean: float
+    within_scale_sd: float
 
     def beat(self, scores: np.ndarray, p_score: float) -> np.ndarray:
         """The beat (8, L) mV of standard-normal component ``scores`` (K,) and P-move score ``p_score``."""
@@ -169,8 +195,24 @@ def fit(beats: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean.reshape(beats.shape[1:]), comp.reshape(k, *beats.shape[1:]), sd
 
 
+def fit_within(residuals: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Components (K, 8, L), score s.d. (K,) about zero, and the mean and s.d. of the log record scale, of
+    the per-record beat residuals (each (B_i, 8, L))."""
+    pooled = np.concatenate(residuals)
+    flat = pooled.reshape(len(pooled), -1)
+    _, s, vt = np.linalg.svd(flat, full_matrices=False)
+    k = min(k, len(flat) - 1)
+    comp = vt[:k]
+    sign = np.sign(comp[np.arange(k), np.argmax(np.abs(comp), axis=1)])
+    comp = comp * sign[:, None]
+    sd = s[:k] / np.sqrt(len(flat))
+    scales = [np.sqrt(np.mean(((r.reshape(len(r), -1) @ comp.T) / sd) ** 2)) for r in residuals]
+    logs = np.log(scales)
+    return comp.reshape(k, *pooled.shape[1:]), sd, float(np.mean(logs)), float(np.std(logs, ddof=1))
+
+
 def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_COMPONENTS,
-          limit: int | None = None, verbose: bool = False) -> ShapeModel:
+          limit: int | None = None, verbose: bool = False, k_within: int = DEFAULT_WITHIN_COMPONENTS) -> ShapeModel:
     """Fit the model on the NORM records of ``folds`` of a PTB-XL folder (500 Hz records).
 
     A record NeuroKit2 cannot find enough beats in is skipped with a one-line reason (``verbose``).
@@ -178,17 +220,18 @@ def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_
     rows = norm_records(ptbxl, folds)
     if limit is not None:
         rows = rows.iloc[:limit]
-    beats = []
+    beats, residuals = [], []
     for ecg_id, row in rows.iterrows():
         path = ptbxl / str(row["filename_hr"])
         try:
             ecg8, fs = _read_8(path)
-            beat, _ = median_beat(ecg8, fs)
+            own, _ = record_beats(ecg8, fs)
         except (ValueError, OSError) as err:
             if verbose:
                 print(f"skipped {path}: {err}")
             continue
-        beats.append(beat)
+        beats.append(remove_baseline(np.median(own, axis=0)))
+        residuals.append(within_residuals(own))
         if verbose and len(beats) % 25 == 0:
             print(f"{len(beats)} beats ({ecg_id})")
     if len(beats) < 3:
@@ -197,7 +240,9 @@ def build(ptbxl: Path, folds: tuple[int, ...] = DEFAULT_FOLDS, k: int = DEFAULT_
     moves = centroids.mean() - centroids
     registered = np.stack([shift_p(b, d) for b, d in zip(beats, moves, strict=True)])
     mean, comp, sd = fit(registered, k)
-    return ShapeModel(mean, comp, sd, float(np.std(moves, ddof=1)), len(beats), tuple(folds))
+    w_comp, w_sd, w_mean, w_scale = fit_within(residuals, k_within)
+    return ShapeModel(mean, comp, sd, float(np.std(moves, ddof=1)), len(beats), tuple(folds), w_comp, w_sd, w_mean,
+                      w_scale)
 
 
 def save(model: ShapeModel, path: Path) -> None:
@@ -207,7 +252,10 @@ def save(model: ShapeModel, path: Path) -> None:
     np.savez_compressed(tmp, mean=model.mean.astype(np.float32), components=model.components.astype(np.float32),
                         sd=model.sd.astype(np.float32), tau=TAU_S.astype(np.float32),
                         p_shift_sd=np.float64(model.p_shift_sd),
-                        n_records=np.int64(model.n_records), folds=np.asarray(model.folds, dtype=np.int64))
+                        n_records=np.int64(model.n_records), folds=np.asarray(model.folds, dtype=np.int64),
+                        within_components=model.within_components.astype(np.float32),
+                        within_sd=model.within_sd.astype(np.float32),
+                        within_scale_mean=np.float64(model.within_scale_mean), within_scale_sd=np.float64(model.within_scale_sd))
     os.replace(tmp, path)
 
 
@@ -217,7 +265,9 @@ def load(path: Path = MODEL_PATH) -> ShapeModel:
         if not np.allclose(z["tau"], TAU_S, atol=1e-6):
             raise ValueError(f"{path}: time grid differs from this version's")
         return ShapeModel(z["mean"].astype(float), z["components"].astype(float), z["sd"].astype(float),
-                          float(z["p_shift_sd"]), int(z["n_records"]), tuple(int(f) for f in z["folds"]))
+                          float(z["p_shift_sd"]), int(z["n_records"]), tuple(int(f) for f in z["folds"]),
+                          z["within_components"].astype(float), z["within_sd"].astype(float),
+                          float(z["within_scale_mean"]), float(z["within_scale_sd"]))
 
 
 @cache
@@ -242,13 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, default=MODEL_PATH, help="output .npz (default: the shipped file)")
     b.add_argument("--folds", default=",".join(map(str, DEFAULT_FOLDS)), help="strat_folds to fit on")
     b.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="principal components kept")
+    b.add_argument("--within-components", type=int, default=DEFAULT_WITHIN_COMPONENTS,
+                   help="principal components of the beat-to-beat variation kept")
     args = parser.parse_args(argv)
     folds = fold_list(args.folds, "--folds")
-    model = build(args.ptbxl, folds, args.components, verbose=True)
+    model = build(args.ptbxl, folds, args.components, verbose=True, k_within=args.within_components)
     save(model, args.out)
     total = float(np.sum(model.sd**2))
     print(f"{model.n_records} records, {len(model.sd)} components, score s.d. {model.sd[0]:.3g}..{model.sd[-1]:.3g} "
-          f"(sum of variances {total:.3g}), P moves s.d. {1000 * model.p_shift_sd:.1f} ms; written to {args.out}")
+          f"(sum of variances {total:.3g}), P moves s.d. {1000 * model.p_shift_sd:.1f} ms; beat-to-beat: score s.d. {model.within_sd[0]:.3g}.."
+          f"{model.within_sd[-1]:.3g}, log record scale s.d. {model.within_scale_sd:.2f}; written to {args.out}")
     return 0
 
 
