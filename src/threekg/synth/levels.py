@@ -22,7 +22,6 @@ needed, extra ``threekg[realism]``)
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -153,14 +152,9 @@ def default_model() -> LevelModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from threekg.synth.shape_model import DEFAULT_FOLDS, fold_list
+    from threekg.synth.shape_model import build_parser, fold_list
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="fit the model on a PTB-XL folder")
-    b.add_argument("ptbxl", type=Path, help="PTB-XL folder (ptbxl_database.csv, records500/)")
-    b.add_argument("--out", type=Path, default=MODEL_PATH, help="output .npz (default: the shipped file)")
-    b.add_argument("--folds", default=",".join(map(str, DEFAULT_FOLDS)), help="strat_folds to fit on")
+    parser, _ = build_parser(__doc__, MODEL_PATH)
     args = parser.parse_args(argv)
     model = build(args.ptbxl, fold_list(args.folds, "--folds"), verbose=True)
     save(model, args.out)

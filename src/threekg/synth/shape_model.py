@@ -284,13 +284,20 @@ def fold_list(text: str, option: str) -> tuple[int, ...]:
         raise ValueError(f"{option} {text!r}: expected comma-separated strat_fold numbers, e.g. 1,2,3") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(description: str | None, default_out: Path) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``build PTBXL [--out] [--folds]`` command line of a model fitted on PTB-XL (this module's and
+    :mod:`threekg.synth.levels`'): the parser and its ``build`` sub-parser, for more options."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="fit the model on a PTB-XL folder")
     b.add_argument("ptbxl", type=Path, help="PTB-XL folder (ptbxl_database.csv, records500/)")
-    b.add_argument("--out", type=Path, default=MODEL_PATH, help="output .npz (default: the shipped file)")
+    b.add_argument("--out", type=Path, default=default_out, help="output .npz (default: the shipped file)")
     b.add_argument("--folds", default=",".join(map(str, DEFAULT_FOLDS)), help="strat_folds to fit on")
+    return parser, b
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, b = build_parser(__doc__, MODEL_PATH)
     b.add_argument("--components", type=int, default=DEFAULT_COMPONENTS, help="principal components kept")
     b.add_argument("--within-components", type=int, default=DEFAULT_WITHIN_COMPONENTS,
                    help="principal components of the beat-to-beat variation kept")
