@@ -61,7 +61,7 @@ def test_cli_unreachable_server_is_one_line_error(tmp_path: Path, capsys: pytest
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_is_finished_by_rerun(challenge_tree: Path, tmp_path: Path, sig: signal.Signals) -> None:
     rel = f"challenge-2020/1.0.2/{BIG}"
-    cfg = ServerConfig(challenge_tree, throttle={rel: 0.05})
+    cfg = ServerConfig(challenge_tree, throttle={rel: 0.1})
     dest = tmp_path / "d"
     part = dest / (BIG + ".part")
     with serve(cfg) as url:
