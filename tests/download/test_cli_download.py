@@ -61,14 +61,17 @@ def test_cli_unreachable_server_is_one_line_error(tmp_path: Path, capsys: pytest
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_is_finished_by_rerun(challenge_tree: Path, tmp_path: Path, sig: signal.Signals) -> None:
     rel = f"challenge-2020/1.0.2/{BIG}"
-    cfg = ServerConfig(challenge_tree, throttle={rel: 0.1})
+    cfg = ServerConfig(challenge_tree, throttle={rel: 0.05})
     dest = tmp_path / "d"
     part = dest / (BIG + ".part")
     with serve(cfg) as url:
         args = ["download", "cinc2020", "--dest", str(dest), "--base-url", url, "--no-progress",
                 "--subset", "training/cpsc_2018", "--workers", "1"]
+        # SIGINT back to its default in the child: a suite started in the background by a
+        # non-interactive shell (`cmd &`) inherits SIGINT ignored, and Python keeps it ignored.
         proc = subprocess.Popen([sys.executable, "-m", "threekg.cli.main", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 30
             while not (part.exists() and part.stat().st_size >= 32_768) and time.monotonic() < deadline:
