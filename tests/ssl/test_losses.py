@@ -201,3 +201,28 @@ def test_two_stacked_views_take_the_short_path_with_the_same_loss_and_gradients(
     monkeypatch.setattr(losses, "two_view_layout", lambda i: False)  # force the masked form
     masked = torch.autograd.grad(nt_xent(z, idx, 0.3), z)[0]
     torch.testing.assert_close(short, masked, rtol=1e-12, atol=1e-14)
+
+
+def test_two_view_short_path_gradient_with_a_zero_row_and_a_scaled_upstream_gradient(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand-written backward of the short path against autograd through the masked form: an
+    all-zero row and one shorter than eps (F.normalize divides them by eps: no projection term), a
+    row just above eps, a loss
+    multiplied before backward, and float32."""
+    import threekg.ssl.losses as losses
+
+    g = torch.Generator().manual_seed(9)
+    idx = torch.arange(5).repeat(2)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-5)):
+        base = torch.randn(10, 6, generator=g, dtype=torch.float64)
+        base[3] = 0.0
+        base[7] = base[7] / base[7].norm() * 5e-13  # below eps: divided by eps
+        base[8] = base[8] / base[8].norm() * 2e-12  # just above
+        grads = []
+        for short in (True, False):
+            monkeypatch.setattr(losses, "two_view_layout", lambda i, s=short: s)
+            z = base.to(dtype).requires_grad_(True)
+            (2.5 * nt_xent(z, idx, 0.2)).backward()
+            assert z.grad is not None and torch.isfinite(z.grad).all()
+            grads.append(z.grad)
+        torch.testing.assert_close(grads[0], grads[1], rtol=tol, atol=tol)
