@@ -205,3 +205,35 @@ def test_failed_overwrite_keeps_the_previous_dataset(tmp_path: Path, monkeypatch
     monkeypatch.undo()
     prepare(src, out, fs=50, seconds=5, label_set="cinc2020", workers=1, progress=False, overwrite=True)
     assert open_dataset(out).fs == 50 and not kept.exists()
+
+
+def test_folds_keep_only_the_named_strat_folds(tmp_path: Path) -> None:
+    """`folds` keeps the records whose strat_fold is named; a dataset made without it keeps its options
+    (and so its fingerprint); a source without folds, a spec matching nothing and a bad spec are refused."""
+    from threekg.errors import UsageError
+
+    for i in range(6):
+        write_record(tmp_path / "w", f"r{i}", ext="dat", comments=(), n=1000, fs=100,
+                     names=[n.lower() for n in LEADS])
+    table = pd.DataFrame({"record": [f"r{i}" for i in range(6)], "AF": [1, 0, 1, 0, 1, 0],
+                          "strat_fold": [1, 2, 3, 8, 9, 10]})
+    table.to_csv(tmp_path / "l.csv", index=False)
+    for spec, kept in (("1-3", ["r0", "r1", "r2"]), ("1-2,9", ["r0", "r1", "r4"]), ([10, 8], ["r3", "r5"])):
+        out = tmp_path / f"o{kept[0]}{len(kept)}{kept[-1]}"
+        prepare(tmp_path / "w", out, labels=tmp_path / "l.csv", fs=100, workers=1, progress=False, folds=spec)
+        ds = open_dataset(out)
+        assert ds.records["record"].tolist() == kept
+        assert ds.records["strat_fold"].tolist() == table.set_index("record").loc[kept, "strat_fold"].tolist()
+        assert json.loads((out / "manifest.json").read_text())["options"]["folds"] == sorted(
+            table.set_index("record").loc[kept, "strat_fold"].unique().tolist())
+    prepare(tmp_path / "w", tmp_path / "all", labels=tmp_path / "l.csv", fs=100, workers=1, progress=False)
+    assert "folds" not in json.loads((tmp_path / "all" / "manifest.json").read_text())["options"]
+    assert len(open_dataset(tmp_path / "all")) == 6
+    with pytest.raises(UsageError, match=r"no record in folds \[4, 5\]; its folds are \[1, 2, 3, 8, 9, 10\]"):
+        prepare(tmp_path / "w", tmp_path / "none", labels=tmp_path / "l.csv", fs=100, workers=1, progress=False,
+                folds="4-5")
+    with pytest.raises(UsageError, match="expected fold numbers"):
+        prepare(tmp_path / "w", tmp_path / "bad", labels=tmp_path / "l.csv", fs=100, workers=1, progress=False,
+                folds="one-eight")
+    with pytest.raises(UsageError, match="needs records with a strat_fold"):
+        prepare(tmp_path / "w", tmp_path / "nofold", fs=100, workers=1, progress=False, folds="1-8")

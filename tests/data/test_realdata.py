@@ -87,3 +87,14 @@ def test_cinc2020_all_has_every_code_seen(tmp_path: Path) -> None:
     for i, codes in enumerate(per_record):
         assert {ds.label_names[j] for j in np.flatnonzero(ds.labels[i])} == codes
     assert ds.manifest["codes_outside_label_set"] == {}
+
+
+def test_ptbxl_folds_keep_exactly_the_training_folds(tmp_path: Path) -> None:
+    """`--folds 1-8` keeps every record of ptbxl_database.csv with strat_fold 1-8 and no other."""
+    src = shared_subdir("ptbxl-500")
+    prepare(src, tmp_path / "p", fs=100, workers=1, progress=False, label_set="none", folds="1-8")
+    ds = open_dataset(tmp_path / "p")
+    db = pd.read_csv(src / "ptbxl_database.csv")
+    expected = set(db.loc[db["strat_fold"] <= 8, "ecg_id"].astype(str))
+    assert set(ds.records["record"]) | set(ds.rejected["record"]) == expected
+    assert set(ds.records["strat_fold"]) <= set(range(1, 9))

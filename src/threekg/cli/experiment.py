@@ -13,6 +13,8 @@ CONFIG is a YAML file or the name of a study that ships with threekg:
   ptbxl-500-corpora   pretraining on generated corpora (synthetic, DeepFake) mixed with them (section 5)
   ptbxl-500-check     the default 3KG pretrained by the current code against random: the check to
                       run after a change to views, methods, models or pretraining (section 5b)
+  ptbxl-500-heldout   3KG pretrained without the test fold (folds 1-8) or with it (folds 3-10),
+                      fixed split: is the real-label result optimistic? (section 6)
   paper       the paper's study on PhysioNet/CinC 2020 with GPU settings (needs the data)
 
 Relative paths in a file resolve against the file's folder; in a shipped study, against the working

@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset made with other options")
     parser.add_argument("--limit", type=int, default=None, help="take only the first N candidate records")
+    parser.add_argument("--folds", default=None, metavar="SPEC",
+                        help="keep only the records of these strat_folds, e.g. 1-8 (PTB-XL's training folds: "
+                             "pretrain without ever seeing the validation and test folds) or 1-3,9")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         args.src, args.out, format=args.format, fs=args.fs, seconds=args.seconds, short=args.short,
         label_set=args.label_set, labels=args.labels, dtype=args.dtype, workers=args.workers,
         overwrite=args.overwrite, limit=args.limit, input_fs=args.input_fs,
-        ptbxl_min_likelihood=args.ptbxl_min_likelihood,
+        ptbxl_min_likelihood=args.ptbxl_min_likelihood, folds=args.folds,
     )
     print(summary)
     return 0

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -136,17 +136,52 @@ def _check_out(out: Path, options: dict[str, Any], overwrite: bool) -> str | Non
     return None
 
 
+def parse_folds(folds: Sequence[int] | str | None) -> set[int] | None:
+    """``--folds`` as a set of fold numbers: ``"1-8"``, ``"1,2,9"``, ``"1-3,9"`` or a list of ints."""
+    if folds is None:
+        return None
+    parts = folds.split(",") if isinstance(folds, str) else list(folds)
+    keep: set[int] = set()
+    try:
+        for part in parts:
+            if isinstance(part, str) and "-" in part.strip()[1:]:
+                lo, hi = part.split("-", 1)
+                keep.update(range(int(lo), int(hi) + 1))
+            else:
+                keep.add(int(part))
+    except (TypeError, ValueError):
+        raise UsageError(f"--folds: expected fold numbers such as 1-8 or 1,2,9, got {folds!r}") from None
+    if not keep:
+        raise UsageError(f"--folds: no fold in {folds!r}")
+    return keep
+
+
+def select_folds(cands: Sequence[Candidate], keep: set[int], src: Path) -> list[Candidate]:
+    """The candidates whose ``strat_fold`` is in ``keep``; UsageError when the source has no folds or none match."""
+    folds = [c.meta.get("strat_fold") for c in cands]
+    present = sorted({int(f) for f in folds if f is not None and str(f) != ""})
+    if not present:
+        raise UsageError(f"{src}: --folds needs records with a strat_fold (PTB-XL, or a labels CSV with a "
+                         "strat_fold column); this source has none")
+    chosen = [c for c, f in zip(cands, folds, strict=True) if f is not None and str(f) != "" and int(f) in keep]
+    if not chosen:
+        raise UsageError(f"{src}: no record in folds {sorted(keep)}; its folds are {present}")
+    return chosen
+
+
 def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float = 500.0,
             seconds: float = 10.0, short: str = "pad", label_set: str | None = None,
             labels: str | Path | None = None, dtype: str = "float32", workers: int | None = None,
             overwrite: bool = False, limit: int | None = None, input_fs: float | None = None,
             ptbxl_min_likelihood: float | None = None, chunk_size: int | None = None,
-            progress: bool = True) -> PrepareSummary:
+            progress: bool = True, folds: Sequence[int] | str | None = None) -> PrepareSummary:
     """Turn a collection into a prepared dataset at ``out`` (see ``docs/data.md`` for every option).
 
     ``label_set`` may be a former name (``ptbxl-superclass``); the manifest records the current one.
     ``ptbxl_min_likelihood``: None (default) counts every PTB-XL statement, as the PTB-XL benchmark;
     a number keeps a diagnostic statement only when its likelihood is > it (a deviation).
+    ``folds``: keep only the records whose ``strat_fold`` is one of these (a list, or ``"1-8"`` /
+    ``"1,2,9"``), e.g. to pretrain on PTB-XL's training folds and leave the test fold unseen.
 
     Returns a :class:`PrepareSummary`. Raises FileExistsError when ``out`` holds a dataset made with
     other options (unless ``overwrite``), :class:`~threekg.errors.UsageError` for bad options,
@@ -178,11 +213,15 @@ def prepare(src: str | Path, out: str | Path, *, format: str = "auto", fs: float
                "short": short, "label_set": set_name, "labels": labels_path.as_posix() if labels_path else None,
                "dtype": dtype, "limit": limit, "input_fs": input_fs,
                "ptbxl_min_likelihood": ptbxl_min_likelihood if source.kind == "ptbxl" else None}
+    keep = parse_folds(folds)
+    if keep is not None:  # only then: the options (and fingerprints) of datasets without it stay as they were
+        options["folds"] = sorted(keep)
     probe = get_label_set(set_name, statements=source.statements, csv_columns=source.csv_columns)
     if _check_out(out, options, overwrite) == "complete":
         m = json.loads((out / MANIFEST).read_text())
         return PrepareSummary(out, m["n_records"], m["n_rejected"], status="complete")
-    cands = source.candidates[:limit] if limit is not None else source.candidates
+    cands = source.candidates if keep is None else select_folds(source.candidates, keep, src)
+    cands = cands[:limit] if limit is not None else cands
     if not cands and not source.rejected_upfront:
         raise DataError(f"{src}: no record found (read as format {source.kind!r})",
                         hint="check the path, or choose the layout with --format")
