@@ -112,9 +112,15 @@ def test_each_rendered_beat_is_its_patients_beat_plus_its_own_variation() -> Non
     patient = sample_patient(np.random.default_rng(8))
     spec, _ = make_spec(patient, ["NSR"], 500.0, 10.0, np.random.default_rng(9), noise=False)
     assert spec.waves is not None and spec.waves.variation is not None and spec.beat is not None
-    table, _ = render._beat_table([spec])
-    rows = table.reshape(len(spec.r_times), len(sm.TAU_S) + 2, -1)
-    for b in (0, 3):
-        want = spec.beat + np.tensordot(spec.waves.variation[b], within_waves(), axes=1)
-        np.testing.assert_allclose(rows[b], np.moveaxis(want, -1, 0).reshape(len(sm.TAU_S) + 2, -1), atol=1e-5)
-    assert not np.allclose(rows[0], rows[1])  # beats differ
+    nb = len(spec.r_times)
+    for seg in range(4):
+        table, _, per_beat = render._segment_table([spec], seg)
+        r0, r1 = render._segment_rows()[seg]
+        rows = table.reshape(nb if per_beat else 1, r1 + 1 - r0, -1)
+        assert per_beat == (seg != 0)  # the P segment does not vary from beat to beat
+        assert not np.any(spec.beat[seg, :, :r0]) and not np.any(spec.beat[seg, :, r1 + 1:])  # zero outside
+        for b in (0, 3):
+            want = spec.beat + np.tensordot(spec.waves.variation[b], within_waves(), axes=1)
+            np.testing.assert_allclose(rows[b if per_beat else 0], want[seg, :, r0 : r1 + 1].T, atol=1e-5)
+        if per_beat:
+            assert not np.allclose(rows[0], rows[1])  # beats differ

@@ -9,6 +9,7 @@ projected to 12 leads with :func:`threekg.vcg.vcg_to_ecg` (the Dower matrix live
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,7 +17,15 @@ from threekg.leads import LEADS
 from threekg.synth import shape_model as sm
 from threekg.synth import template as tp
 from threekg.synth.beats import WaveTiming
-from threekg.synth.shape_beat import N_CHANNELS, N_SEGMENTS, SEG_P, SEG_T, SEGMENT_TAU_S, within_waves
+from threekg.synth.shape_beat import (
+    N_CHANNELS,
+    N_SEGMENTS,
+    SEG_P,
+    SEG_T,
+    SEGMENT_TAU_S,
+    segment_weights,
+    within_waves,
+)
 from threekg.vcg import expand_8_to_12, vcg_to_ecg
 
 I_LEAD, AVF_LEAD, V5_LEAD = LEADS.index("I"), LEADS.index("aVF"), LEADS.index("V5")
@@ -147,24 +156,45 @@ RESIDUAL_SCALES = 3
 _SCALE_OF_SEGMENT = np.array([0, 1, 2, 2])
 
 
-def _beat_table(specs: list[RecordSpec]) -> tuple[np.ndarray, np.ndarray]:
-    """Every beat's segments as table rows, (sum of beats x (L + 2), 4 x 11) float32, and the index of
-    each record's first beat (R,)."""
-    comps = within_waves()
-    flat_comps = np.moveaxis(comps, -1, 1).reshape(len(comps), -1)  # (W, (L + 2) * 44)
+@lru_cache(maxsize=1)
+def _segment_rows() -> tuple[tuple[int, int], ...]:
+    """Per segment P, QRS, ST, T: the first and last row of the (L + 2) grid that can be read as non-zero
+    data, widened by one zero row on each side (rows outside are zero in the beat and in every
+    beat-to-beat component, see :func:`threekg.synth.shape_beat.segment_weights`)."""
+    w = segment_weights()
+    rows = []
+    for seg in range(N_SEGMENTS):
+        nz = np.flatnonzero(w[seg] != 0.0) + 1  # + 1: the grid's leading zero sample
+        rows.append((int(nz[0]) - 1, int(nz[-1]) + 1))
+    return tuple(rows)
+
+
+def _segment_table(specs: list[RecordSpec], seg: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """One segment's rows for every beat, (rows x beats, 11) float32 over :func:`_segment_rows` only,
+    the index of each record's first beat (R,), and whether the table is per beat (False: one copy per
+    record, the beats do not vary there, as the P segment: read with the record's index).
+
+    A beat is its patient's beat plus its own combination of the beat-to-beat components (``var @
+    comps``); restricting the rows to the segment's support is what keeps this small (the whole grid
+    of all four segments per beat was 44 x 402 values, most of them zero)."""
+    r0, r1 = _segment_rows()[seg]
+    comps = within_waves()[:, seg, :, r0 : r1 + 1]  # (W, 11, rows)
+    varies = bool(np.any(comps))
+    flat_comps = np.moveaxis(comps, -1, 1).reshape(len(comps), -1)  # (W, rows * 11)
     parts = []
     for spec in specs:
         assert spec.waves is not None and spec.beat is not None
-        own = np.moveaxis(np.asarray(spec.beat), -1, 0).reshape(1, -1)
+        own = np.moveaxis(np.asarray(spec.beat)[seg, :, r0 : r1 + 1], -1, 0).reshape(1, -1)
         var = spec.waves.variation
-        if var is None or not len(flat_comps):
+        if not varies:
+            parts.append(own)
+        elif var is None or not len(flat_comps):
             parts.append(np.repeat(own, len(spec.r_times), axis=0))
         else:
             parts.append(own + var.astype(np.float32) @ flat_comps)
     counts = np.array([len(p) for p in parts])
     first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    table = np.concatenate(parts).reshape(int(counts.sum()) * comps.shape[-1], -1)
-    return table, first
+    return np.concatenate(parts).reshape(int(counts.sum()) * (r1 + 1 - r0), N_CHANNELS), first, varies
 
 
 def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, index_parts: list[np.ndarray],
@@ -181,20 +211,20 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
     width = n + 2 * pad
     if not with_waves:
         return np.zeros((len(specs), RESIDUAL_SCALES, 8, n))
-    # (beats * (L + 2), 4 * 11): one row per beat and grid sample, every segment's channels side by side;
-    # a beat is its patient's beat plus its own combination of the beat-to-beat components
-    table, first = _beat_table([specs[i] for i in with_waves])
-    length = len(sm.TAU_S) + 2
     tau0 = float(sm.TAU_S[0]) - sm.DTAU_S
     res_index, res_value = [], []
     for seg in range(N_SEGMENTS):
+        # (beats (or records) * rows, 11): the segment's rows of every beat; read as the whole grid would be
+        table, first, per_beat = _segment_table([specs[i] for i in with_waves], seg)
+        r0, r1 = _segment_rows()[seg]
+        rows = r1 + 1 - r0
         rec, row_beat, r, slope, offset, gain, group = [], [], [], [], [], [], []
         for j, i in enumerate(with_waves):
             w = specs[i].waves
             assert w is not None
             on = np.flatnonzero(w.gain[:, seg] != 0.0)
             rec.append(np.full(len(on), j))
-            row_beat.append(first[j] + on)
+            row_beat.append(first[j] + on if per_beat else np.full(len(on), first[j]))
             r.append(specs[i].r_times[on])
             slope.append(w.slope[on, seg])
             offset.append(w.offset[on, seg])
@@ -208,13 +238,13 @@ def _segments(specs: list[RecordSpec], fs: float, n: int, m: int, pad: int, inde
         span = int(np.ceil(float(sl.max()) * (hi - lo) * fs)) + 2
         k = start[:, None] + np.arange(span)[None, :]
         pos = ((k / fs - r_a[:, None] - off[:, None]) / sl[:, None] - tau0) / sm.DTAU_S
-        pos = np.clip(pos, 0.0, length - 1.0)
-        i0 = np.minimum(pos.astype(np.int64), length - 2)
+        # positions on the segment's rows (outside them the grid is zero, and so is what is read there)
+        pos = np.clip(pos - r0, 0.0, rows - 1.0)
+        i0 = np.minimum(pos.astype(np.int64), rows - 2)
         frac = (pos - i0).astype(np.float32)[..., None]
-        row = np.concatenate(row_beat)[:, None] * length + i0
-        cols = slice(seg * N_CHANNELS, (seg + 1) * N_CHANNELS)
-        vals = table[row.ravel(), cols].reshape(*row.shape, N_CHANNELS) * (1.0 - frac)
-        vals += table[row.ravel() + 1, cols].reshape(*row.shape, N_CHANNELS) * frac
+        row = np.concatenate(row_beat)[:, None] * rows + i0
+        vals = table[row.ravel()].reshape(*row.shape, N_CHANNELS) * (1.0 - frac)
+        vals += table[row.ravel() + 1].reshape(*row.shape, N_CHANNELS) * frac
         vals *= gn.astype(np.float32)[:, None, None]  # (nb, span, 11)
         k = np.clip(k, -pad, n + pad - 1) + pad
         orig = np.asarray(with_waves)[rec_a]
