@@ -235,5 +235,14 @@ def test_folds_keep_only_the_named_strat_folds(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="expected fold numbers"):
         prepare(tmp_path / "w", tmp_path / "bad", labels=tmp_path / "l.csv", fs=100, workers=1, progress=False,
                 folds="one-eight")
+    gap = table.astype({"strat_fold": float})
+    gap.loc[1, "strat_fold"] = np.nan  # an empty cell: that record is left out, not a crash
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    prepare(tmp_path / "w", tmp_path / "gap", labels=tmp_path / "gap.csv", fs=100, workers=1, progress=False,
+            folds="1-3")
+    assert open_dataset(tmp_path / "gap").records["record"].tolist() == ["r0", "r2"]
+    prepare(tmp_path / "w", tmp_path / "gapall", labels=tmp_path / "gap.csv", fs=100, workers=1, progress=False)
+    gapall = open_dataset(tmp_path / "gapall")  # before: int('1.0') rejected every record of such a CSV
+    assert len(gapall) == 6 and gapall.records["strat_fold"].isna().tolist() == [False, True, False, False, False, False]
     with pytest.raises(UsageError, match="needs records with a strat_fold"):
         prepare(tmp_path / "w", tmp_path / "nofold", fs=100, workers=1, progress=False, folds="1-8")

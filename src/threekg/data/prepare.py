@@ -157,13 +157,14 @@ def parse_folds(folds: Sequence[int] | str | None) -> set[int] | None:
 
 
 def select_folds(cands: Sequence[Candidate], keep: set[int], src: Path) -> list[Candidate]:
-    """The candidates whose ``strat_fold`` is in ``keep``; UsageError when the source has no folds or none match."""
-    folds = [c.meta.get("strat_fold") for c in cands]
-    present = sorted({int(f) for f in folds if f is not None and str(f) != ""})
+    """The candidates whose ``strat_fold`` is in ``keep`` (those without one are left out);
+    UsageError when the source has no folds or none match."""
+    folds = [c.meta.get("strat_fold") for c in cands]  # an int, or absent (sources.as_fold)
+    present = sorted({f for f in folds if f is not None})
     if not present:
         raise UsageError(f"{src}: --folds needs records with a strat_fold (PTB-XL, or a labels CSV with a "
                          "strat_fold column); this source has none")
-    chosen = [c for c, f in zip(cands, folds, strict=True) if f is not None and str(f) != "" and int(f) in keep]
+    chosen = [c for c, f in zip(cands, folds, strict=True) if f in keep]
     if not chosen:
         raise UsageError(f"{src}: no record in folds {sorted(keep)}; its folds are {present}")
     return chosen

@@ -111,11 +111,24 @@ def read_labels_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
     return df, columns
 
 
+def as_fold(value: Any) -> int | None:
+    """A ``strat_fold`` cell as an int; None when empty or not a whole number (pandas reads a column
+    with an empty cell as floats: 1.0, nan)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if np.isfinite(number) and number == int(number) else None
+
+
 def _csv_meta(row: pd.Series, columns: list[str]) -> dict[str, Any]:
     meta: dict[str, Any] = {"codes": [c for c in columns if row[c] == 1], "has_dx": True}
-    for c in ("patient_id", "age", "sex", "strat_fold"):
+    for c in ("patient_id", "age", "sex"):
         if c in row.index and str(row[c]) != "":
             meta[c] = row[c]
+    fold = as_fold(row["strat_fold"]) if "strat_fold" in row.index else None
+    if fold is not None:  # a record without one simply has none (it is left out by --folds)
+        meta["strat_fold"] = fold
     return meta
 
 
